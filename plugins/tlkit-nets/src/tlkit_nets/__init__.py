@@ -1,0 +1,1 @@
+"""tlkit-nets: Two- and three-layer flax nnx networks and their trainers (Algorithm 1, one-step, joint)."""

@@ -1,0 +1,69 @@
+"""tlkit: a plugin-based toolkit for studying how neural networks learn features.
+
+Public API::
+
+    import tlkit
+    run = tlkit.train(target="quadratic-feature", arch="three-layer", n_train=4096)
+    ds = tlkit.analyze(run)              # labelled xarray.Dataset
+    run = tlkit.load_run("runs/r1")      # rebuild a saved run exactly
+
+Importing tlkit enables JAX's 64-bit types (``jax_enable_x64``) so that float64
+is available on request; tlkit and its plugins always pass dtypes explicitly and
+work in float32 by default.
+"""
+
+from __future__ import annotations
+
+from importlib.metadata import PackageNotFoundError, version
+from typing import TYPE_CHECKING, Any
+
+import jax
+
+# Must happen before any array is created; components pass dtypes explicitly.
+jax.config.update("jax_enable_x64", True)
+
+from tlkit import types  # noqa: E402
+from tlkit.hookspecs import hookimpl  # noqa: E402
+
+try:
+    __version__ = version("tlkit")
+except PackageNotFoundError:  # running from a source tree without installation
+    __version__ = "0+unknown"
+
+if TYPE_CHECKING:
+    from tlkit.pipeline import analyze, load_run, train, train_many
+
+_LAZY = {
+    "train": "tlkit.pipeline",
+    "train_many": "tlkit.pipeline",
+    "analyze": "tlkit.pipeline",
+    "load_run": "tlkit.pipeline",
+    "sweep": "tlkit.sweep",
+    "RunConfig": "tlkit.config",
+    "Run": "tlkit.run",
+    "get_host": "tlkit.plugins",
+}
+
+
+def __getattr__(name: str) -> Any:
+    # Lazy so that `import tlkit` (done by every plugin) stays cheap and cycle-free.
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'tlkit' has no attribute {name!r}")
+
+
+__all__ = [
+    "__version__",
+    "analyze",
+    "get_host",
+    "hookimpl",
+    "load_run",
+    "Run",
+    "RunConfig",
+    "sweep",
+    "train",
+    "train_many",
+    "types",
+]

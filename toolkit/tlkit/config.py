@@ -1,0 +1,163 @@
+"""Run configurations: dataclasses, validation, TOML in and out.
+
+A :class:`RunConfig` names a target, an architecture, a trainer and probes, each
+with parameters, plus sample sizes, precision and seeds. Every seed the run uses
+is resolved from the master ``seed`` and recorded, so the manifest alone rebuilds
+the run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from tlkit.errors import ConfigError
+from tlkit.params import jsonable
+
+DTYPES = ("float32", "float64")
+SEED_ROLES = ("target", "data", "init", "train")
+
+
+@dataclass
+class ComponentConfig:
+    """A component by registered name, with its parameters."""
+
+    name: str
+    params: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def parse(cls, value: Any, what: str) -> ComponentConfig:
+        if isinstance(value, ComponentConfig):
+            return value
+        if isinstance(value, str):
+            return cls(value, {})
+        if isinstance(value, Mapping) and isinstance(value.get("name"), str):
+            params = value.get("params", {})
+            extra = {k: v for k, v in value.items() if k not in ("name", "params")}
+            if not isinstance(params, Mapping):
+                raise ConfigError(f"{what}.params must be a table, got {params!r}")
+            return cls(value["name"], {**dict(params), **extra})
+        raise ConfigError(f"{what} must be a name or a table with 'name', got {value!r}")
+
+
+def derive_seed(seed: int, role: str) -> int:
+    """A seed for one role (target, data, init, train) from the master seed.
+
+    Independent of the architecture and trainer, so runs that differ only in the
+    network see the same target and the same data.
+    """
+    state = np.random.SeedSequence([seed, SEED_ROLES.index(role)]).generate_state(1)
+    return int(state[0] & 0x7FFFFFFF)
+
+
+@dataclass
+class RunConfig:
+    """Everything that defines one run.
+
+    Attributes:
+        target, arch, trainer: components; ``trainer`` ``None`` picks the
+            architecture's default trainer.
+        probes: probes to run after training (empty: the default probes).
+        n_train: training points (a trainer may split them, e.g. into D1 and D2).
+        n_val: validation points for hyperparameter selection.
+        n_test: test points for probes.
+        seed: master seed.
+        seeds: per-role seeds; missing roles are derived from ``seed``.
+        dtype: ``float32`` (default) or ``float64``.
+    """
+
+    target: ComponentConfig
+    arch: ComponentConfig
+    trainer: ComponentConfig | None = None
+    probes: list[ComponentConfig] = field(default_factory=list)
+    n_train: int = 4096
+    n_val: int = 2**15
+    n_test: int = 2**15
+    seed: int = 0
+    seeds: dict[str, int] = field(default_factory=dict)
+    dtype: str = "float32"
+
+    def __post_init__(self) -> None:
+        self.target = ComponentConfig.parse(self.target, "target")
+        self.arch = ComponentConfig.parse(self.arch, "arch")
+        if self.trainer is not None:
+            self.trainer = ComponentConfig.parse(self.trainer, "trainer")
+        self.probes = [ComponentConfig.parse(p, "probes") for p in self.probes]
+        for name in ("n_train", "n_val", "n_test"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise ConfigError(f"{name} must be an integer, got {value!r}")
+            if value <= 0:
+                raise ConfigError(f"{name} must be positive, got {value}")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
+            raise ConfigError(f"seed must be a non-negative integer, got {self.seed!r}")
+        if self.dtype not in DTYPES:
+            raise ConfigError(f"dtype must be one of {', '.join(DTYPES)}, got {self.dtype!r}")
+        unknown = set(self.seeds) - set(SEED_ROLES)
+        if unknown:
+            raise ConfigError(
+                f"unknown seed role {sorted(unknown)[0]!r}; valid: {', '.join(SEED_ROLES)}"
+            )
+        self.seeds = {
+            role: int(self.seeds[role]) if role in self.seeds else derive_seed(self.seed, role)
+            for role in SEED_ROLES
+        }
+
+    # -- (de)serialization -------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON/TOML-ready dictionary (``None`` trainer omitted)."""
+        out = jsonable(dataclasses.asdict(self))
+        if out["trainer"] is None:
+            del out["trainer"]
+        return out  # type: ignore[no-any-return]
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> RunConfig:
+        """Build from a dictionary, rejecting unknown keys by name."""
+        valid = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - valid)
+        if unknown:
+            raise ConfigError(
+                f"unknown config field {unknown[0]!r}; valid: {', '.join(sorted(valid))}"
+            )
+        for required in ("target", "arch"):
+            if required not in data:
+                raise ConfigError(f"config needs a {required!r} entry")
+        return cls(**dict(data))
+
+    @classmethod
+    def from_toml(cls, path: str | Path) -> RunConfig:
+        """Read a TOML config file."""
+        try:
+            with open(path, "rb") as fh:
+                data = tomllib.load(fh)
+        except FileNotFoundError:
+            raise ConfigError(f"config file not found: {path}") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+        return cls.from_dict(data)
+
+    def to_toml(self) -> str:
+        import tomli_w
+
+        data = self.to_dict()
+        return tomli_w.dumps(_drop_none(data))
+
+
+def _drop_none(value: Any) -> Any:
+    """TOML has no null: drop ``None`` entries (they mean 'default')."""
+    if isinstance(value, dict):
+        return {k: _drop_none(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_drop_none(v) for v in value]
+    return value

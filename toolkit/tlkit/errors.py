@@ -1,0 +1,43 @@
+"""Errors that tlkit reports to users as one line.
+
+Every error a user can cause by what they typed or pointed tlkit at derives from
+:class:`TlkitError`. The CLI prints such an error as ``error: <message>`` and exits
+with status 2; anything else is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+
+class TlkitError(Exception):
+    """Base class of user-facing errors; the message must fit on one line."""
+
+
+class ConfigError(TlkitError, ValueError):
+    """A configuration value is missing, of the wrong type or out of range."""
+
+
+class ParameterError(ConfigError):
+    """A component parameter is invalid.
+
+    Plugins raise this from their factories, naming the parameter and the values
+    it accepts, e.g. ``ParameterError("d must be even, got 15")``.
+    """
+
+
+class UnknownComponentError(ConfigError):
+    """A component name is not registered; the message lists the available ones."""
+
+
+class PluginError(TlkitError):
+    """A plugin failed to load or register (fatal only in strict mode)."""
+
+
+class RunDirectoryError(TlkitError):
+    """A run directory is missing, corrupted, truncated or from a newer schema."""
+
+
+class ProbeNotApplicable(Exception):
+    """Raised by a probe that does not apply to a run; the probe is skipped.
+
+    The message says why, e.g. ``"network has no scalar learned feature"``.
+    """

@@ -1,0 +1,72 @@
+"""Activation functions by name.
+
+The names are the ones users type (``-p sigma2=abs``). A user-supplied activation
+is given as ``"module:function"`` and imported.
+"""
+
+from __future__ import annotations
+
+import importlib
+import math
+from collections.abc import Callable
+
+import jax
+import jax.numpy as jnp
+
+from tlkit.errors import ParameterError
+
+Activation = Callable[[jax.Array], jax.Array]
+
+SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
+
+
+def relu(z: jax.Array) -> jax.Array:
+    """max(z, 0)."""
+    return jnp.maximum(z, 0)
+
+
+def abs_centred(z: jax.Array) -> jax.Array:
+    """|z| - sqrt(2/pi): even, mean zero under N(0, 1), no linear Hermite part (c1 = 0)."""
+    return jnp.abs(z) - SQRT_2_OVER_PI
+
+
+def cube(z: jax.Array) -> jax.Array:
+    """z**3."""
+    return z**3
+
+
+def identity(z: jax.Array) -> jax.Array:
+    """z."""
+    return z
+
+
+ACTIVATIONS: dict[str, Activation] = {
+    "relu": relu,
+    "abs": abs_centred,
+    "tanh": jnp.tanh,
+    "cube": cube,
+    "identity": identity,
+}
+
+
+def get_activation(name: str, parameter: str = "activation") -> Activation:
+    """Look an activation up by name, or import ``"module:function"``.
+
+    Raises:
+        ParameterError: naming ``parameter`` and the valid names.
+    """
+    if name in ACTIVATIONS:
+        return ACTIVATIONS[name]
+    if ":" in name:
+        module_name, _, attr = name.partition(":")
+        try:
+            fn = getattr(importlib.import_module(module_name), attr)
+        except (ImportError, AttributeError) as exc:
+            raise ParameterError(f"{parameter}: cannot import {name!r} ({exc})") from None
+        if not callable(fn):
+            raise ParameterError(f"{parameter}: {name!r} is not callable")
+        return fn  # type: ignore[no-any-return]
+    valid = ", ".join(ACTIVATIONS)
+    raise ParameterError(
+        f"unknown {parameter} {name!r}; valid: {valid}, or 'module:function'"
+    )

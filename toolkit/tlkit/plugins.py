@@ -1,0 +1,237 @@
+"""The plugin manager: loads plugins from entry points and fills the registry.
+
+Every plugin, first-party or not, arrives through the entry-point group ``tlkit``.
+Environment variables select what loads, for reproducible runs:
+
+* ``TLKIT_LOAD_PLUGINS=a,b``: load only these plugins (entry-point names).
+* ``TLKIT_DISABLE_PLUGINS=a,b``: load every plugin except these.
+* ``TLKIT_STRICT_PLUGINS=1``: a plugin that fails to import or register is an
+  error instead of a reported, skipped plugin.
+
+A broken plugin never takes the CLI down: its error is kept in
+:attr:`PluginHost.plugins` and shown by ``tlkit plugins``.
+"""
+
+from __future__ import annotations
+
+import os
+import traceback
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from importlib import metadata as importlib_metadata
+from typing import Any
+
+import pluggy
+
+from tlkit import hookspecs
+from tlkit.errors import PluginError, TlkitError
+from tlkit.registry import Registry
+
+ENTRY_POINT_GROUP = "tlkit"
+
+#: registration hook name -> component kind
+REGISTRATION_HOOKS = {
+    "tlkit_register_targets": "target",
+    "tlkit_register_architectures": "architecture",
+    "tlkit_register_trainers": "trainer",
+    "tlkit_register_probes": "probe",
+}
+
+
+@dataclass
+class PluginInfo:
+    """What ``tlkit plugins`` reports about one plugin.
+
+    Attributes:
+        name: the entry-point (plugin) name.
+        version: the version of the distribution that provides it, if known.
+        distribution: that distribution's name.
+        components: registered names by kind.
+        error: one line, or ``None`` when the plugin works.
+    """
+
+    name: str
+    version: str | None = None
+    distribution: str | None = None
+    components: dict[str, list[str]] = field(default_factory=dict)
+    error: str | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "version": self.version,
+            "distribution": self.distribution,
+            "components": self.components,
+            "error": self.error,
+        }
+
+
+def _env_list(name: str) -> set[str] | None:
+    raw = os.environ.get(name)
+    if raw is None:
+        return None
+    return {item.strip() for item in raw.split(",") if item.strip()}
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0] if text else ''}".rstrip(": ")
+
+
+class PluginHost:
+    """A pluggy manager plus the registry it fills.
+
+    Make a fresh one per process (or per test); nothing here is global.
+
+    Args:
+        load_entry_points: load the ``tlkit`` entry-point group (tests pass False
+            and register inline plugins instead).
+        strict: make a broken plugin fatal; defaults to ``TLKIT_STRICT_PLUGINS``.
+    """
+
+    def __init__(self, load_entry_points: bool = True, strict: bool | None = None) -> None:
+        self.pm = pluggy.PluginManager(hookspecs.PROJECT_NAME)
+        self.pm.add_hookspecs(hookspecs)
+        self.strict = (
+            os.environ.get("TLKIT_STRICT_PLUGINS", "") not in ("", "0", "false")
+            if strict is None
+            else strict
+        )
+        self.plugins: dict[str, PluginInfo] = {}
+        self.registry = Registry()
+        self._registered = False
+        if load_entry_points:
+            self.load_entry_points()
+
+    # -- loading -----------------------------------------------------------------
+    def load_entry_points(self) -> None:
+        """Import and register every allowed plugin of the ``tlkit`` group."""
+        allow = _env_list("TLKIT_LOAD_PLUGINS")
+        deny = _env_list("TLKIT_DISABLE_PLUGINS") or set()
+        entry_points = importlib_metadata.entry_points(group=ENTRY_POINT_GROUP)
+        for ep in sorted(entry_points, key=lambda e: e.name):
+            if (allow is not None and ep.name not in allow) or ep.name in deny:
+                continue
+            dist = getattr(ep, "dist", None)
+            info = PluginInfo(
+                name=ep.name,
+                version=getattr(dist, "version", None),
+                distribution=getattr(dist, "name", None),
+            )
+            self.plugins[ep.name] = info
+            try:
+                module = ep.load()
+                self.pm.register(module, name=ep.name)
+                self.pm.check_pending()
+            except Exception as exc:  # a broken plugin is reported, not fatal
+                if self.pm.is_registered(module if "module" in locals() else None):
+                    self.pm.unregister(name=ep.name)
+                self._fail(info, exc, "failed to load")
+        if allow is not None:
+            for missing in sorted(allow - set(self.plugins)):
+                self._fail(
+                    self.plugins.setdefault(missing, PluginInfo(name=missing)),
+                    PluginError("not installed (named in TLKIT_LOAD_PLUGINS)"),
+                    "failed to load",
+                )
+
+    def add_plugin(self, plugin: object, name: str, version: str | None = None) -> None:
+        """Register an in-process plugin object (tests and notebooks)."""
+        self.pm.register(plugin, name=name)
+        self.pm.check_pending()
+        self.plugins[name] = PluginInfo(name=name, version=version)
+        self._registered = False
+
+    def remove_plugin(self, name: str) -> None:
+        """Unregister a plugin and forget its components."""
+        if self.pm.has_plugin(name):
+            self.pm.unregister(name=name)
+        self.plugins.pop(name, None)
+        self.registry.remove_plugin(name)
+
+    def _fail(self, info: PluginInfo, exc: BaseException, what: str) -> None:
+        info.error = _one_line(exc)
+        if self.strict:
+            raise PluginError(f"plugin {info.name!r} {what}: {info.error}") from exc
+        # Keep the whole traceback available for `tlkit plugins --verbose`.
+        info.__dict__["traceback"] = "".join(traceback.format_exception(exc))
+
+    # -- registration ------------------------------------------------------------
+    def ensure_registered(self) -> Registry:
+        """Run the registration hooks once; return the filled registry."""
+        if self._registered:
+            return self.registry
+        self.registry = Registry()
+        for hook_name, kind in REGISTRATION_HOOKS.items():
+            caller = getattr(self.pm.hook, hook_name)
+            for impl in caller.get_hookimpls():
+                plugin_name = impl.plugin_name
+                info = self.plugins.setdefault(plugin_name, PluginInfo(name=plugin_name))
+                if info.error:
+                    continue
+                try:
+                    _call_impl(impl, register=self._register_callback(kind, plugin_name))
+                except Exception as exc:
+                    self.registry.remove_plugin(plugin_name)
+                    self._fail(info, exc, "failed to register")
+        for name, info in self.plugins.items():
+            info.components = self.registry.of_plugin(name)
+        self._registered = True
+        return self.registry
+
+    def _register_callback(self, kind: str, plugin: str) -> Callable[..., None]:
+        def register(name: str, factory: Callable[..., Any], **metadata: Any) -> None:
+            self.registry.register(kind, name, factory, plugin, **metadata)
+
+        return register
+
+    def register_commands(self, cli: Any) -> None:
+        """Let plugins add CLI commands; a plugin whose hook raises is reported."""
+        for impl in self.pm.hook.tlkit_register_commands.get_hookimpls():
+            info = self.plugins.setdefault(impl.plugin_name, PluginInfo(name=impl.plugin_name))
+            if info.error:
+                continue
+            before = set(cli.commands)
+            try:
+                _call_impl(impl, cli=cli)
+            except Exception as exc:
+                self._fail(info, exc, "failed to add commands")
+                continue
+            added = sorted(set(cli.commands) - before)
+            info.components.setdefault("command", [])
+            info.components["command"] = sorted(set(info.components["command"]) | set(added))
+
+    # -- events ------------------------------------------------------------------
+    def emit(self, hook_name: str, **kwargs: Any) -> None:
+        """Fire an event hook on every plugin, with keyword arguments."""
+        getattr(self.pm.hook, hook_name)(**kwargs)
+
+    def distribution_versions(self) -> dict[str, str]:
+        """Versions of the distributions behind the loaded plugins (for manifests)."""
+        out = {}
+        for info in self.plugins.values():
+            if info.distribution and info.version and not info.error:
+                out[info.distribution] = info.version
+        return out
+
+    def working_plugins(self) -> Iterable[PluginInfo]:
+        return (p for p in self.plugins.values() if p.error is None)
+
+
+def _call_impl(impl: Any, **kwargs: Any) -> Any:
+    """Call one hook implementation with the subset of arguments it accepts."""
+    return impl.function(**{name: kwargs[name] for name in impl.argnames})
+
+
+def get_host() -> PluginHost:
+    """Build a plugin host from the installed entry points.
+
+    Raises:
+        TlkitError: in strict mode, when a plugin is broken.
+    """
+    host = PluginHost()
+    host.ensure_registered()
+    return host
+
+
+__all__ = ["PluginHost", "PluginInfo", "get_host", "ENTRY_POINT_GROUP", "TlkitError"]

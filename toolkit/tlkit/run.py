@@ -1,0 +1,86 @@
+"""The :class:`Run`: a trained network with its target, config and data.
+
+Data are never stored: they are regenerated from the config's ``data`` seed, so a
+run loaded from disk sees exactly the data it was trained and tested on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+
+from tlkit.config import RunConfig
+from tlkit.types import Array, FitReport, Target, TrainData
+
+#: fold_in tags of the data key, one per data split
+_SPLITS = {"train": 0, "val": 1, "test": 2}
+
+
+def split_key(config: RunConfig, split: str) -> jax.Array:
+    """The PRNG key of one data split (``train``, ``val`` or ``test``)."""
+    return jax.random.fold_in(jax.random.PRNGKey(config.seeds["data"]), _SPLITS[split])
+
+
+def sample_split(target: Target, config: RunConfig, split: str, n: int) -> tuple[Array, Array]:
+    """Sample one split of the run's data deterministically."""
+    dtype = jnp.dtype(config.dtype)
+    X, y = target.sample(split_key(config, split), n, dtype=dtype)
+    return X, y
+
+
+@dataclass
+class Run:
+    """A run: config, target (with ground truth), network and training report.
+
+    Attributes:
+        config: the run configuration with all seeds resolved.
+        target: the target, rebuilt from the config.
+        model: the trained ``flax.nnx`` network.
+        fit: the trainer's report (status, stage reports, choices).
+        path: the run directory, if saved.
+        component_params: resolved parameters of target/arch/trainer (defaults
+            filled), as recorded in the manifest.
+    """
+
+    config: RunConfig
+    target: Target
+    model: Any
+    fit: FitReport
+    path: Path | None = None
+    component_params: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    @property
+    def dtype(self) -> jnp.dtype:
+        return jnp.dtype(self.config.dtype)
+
+    @property
+    def arch_name(self) -> str:
+        return self.config.arch.name
+
+    @property
+    def ok(self) -> bool:
+        return self.fit.status == "ok"
+
+    def train_data(self) -> TrainData:
+        """The training and validation data the trainer saw."""
+        return self._train_data
+
+    @cached_property
+    def _train_data(self) -> TrainData:
+        X, y = sample_split(self.target, self.config, "train", self.config.n_train)
+        X_val, y_val = sample_split(self.target, self.config, "val", self.config.n_val)
+        key = jax.random.PRNGKey(self.config.seeds["train"])
+        return TrainData(X, y, X_val, y_val, key)
+
+    def test_data(self) -> tuple[Array, Array]:
+        """The held-out test set (``n_test`` points) that probes evaluate on."""
+        return self._test_data
+
+    @cached_property
+    def _test_data(self) -> tuple[Array, Array]:
+        return sample_split(self.target, self.config, "test", self.config.n_test)
