@@ -55,8 +55,11 @@ def parameter_specs(factory: Callable[..., Any]) -> dict[str, ParameterSpec]:
         hints = typing.get_type_hints(target)
     except Exception:  # unresolvable forward refs: fall back to raw annotations
         hints = getattr(target, "__annotations__", {})
+    # A class's own signature can be hidden by a metaclass (flax nnx modules show
+    # ``(*args, **kwargs)``), so read ``__init__`` directly.
+    signature = inspect.signature(target)
     specs = {}
-    for p in inspect.signature(factory).parameters.values():
+    for p in signature.parameters.values():
         if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) or p.name == "self":
             continue
         specs[p.name] = ParameterSpec(p.name, hints.get(p.name, Any), p.default)
@@ -85,7 +88,8 @@ def coerce(value: Any, annotation: Any, label: str) -> Any:
     Args:
         value: the raw value; strings are parsed, other values are checked.
         annotation: the target type.
-        label: how to name the parameter in an error, e.g. ``"target.d"``.
+        label: how to name the parameter in an error, e.g.
+            ``"parameter 'd' of target 'quadratic-feature'"``.
 
     Returns:
         The converted value.
@@ -96,9 +100,7 @@ def coerce(value: Any, annotation: Any, label: str) -> Any:
     try:
         return _coerce(value, annotation)
     except (ValueError, TypeError):
-        raise ConfigError(
-            f"parameter {label!r} expects {describe_type(annotation)}, got {value!r}"
-        ) from None
+        raise ConfigError(f"{label} expects {describe_type(annotation)}, got {value!r}") from None
 
 
 def _coerce(value: Any, annotation: Any) -> Any:
@@ -221,7 +223,7 @@ def resolve_parameters(
     resolved: dict[str, Any] = {}
     for name, spec in specs.items():
         if name in given:
-            resolved[name] = coerce(given[name], spec.annotation, f"{label}: {name}")
+            resolved[name] = coerce(given[name], spec.annotation, f"parameter {name!r} of {label}")
         elif spec.required:
             raise ConfigError(f"{label} needs parameter {name!r} ({spec.type_name()})")
         else:
@@ -238,3 +240,55 @@ def jsonable(value: Any) -> Any:
     if hasattr(value, "item") and callable(value.item) and getattr(value, "shape", None) == ():
         return value.item()
     return value
+
+
+def route_parameters(
+    pairs: list[str],
+    factories: Mapping[str, tuple[str, Callable[..., Any], frozenset[str]]],
+) -> dict[str, dict[str, str]]:
+    """Send ``key=value`` strings to the component that declares ``key``.
+
+    ``kind.key=value`` (e.g. ``target.d=16``) names the component explicitly; a bare
+    ``key=value`` goes to the single component whose factory accepts ``key``.
+
+    Args:
+        pairs: the raw ``key=value`` strings.
+        factories: ``{kind: (label, factory, host_parameters)}`` for the components
+            of the run, e.g. ``{"target": ("target 'q'", fn, frozenset({"seed"}))}``.
+
+    Returns:
+        ``{kind: {key: raw value}}``.
+
+    Raises:
+        ConfigError: malformed pair, unknown kind, a key no component accepts, or a
+            key several components accept (asking for a prefix).
+    """
+    routed: dict[str, dict[str, str]] = {kind: {} for kind in factories}
+    accepted = {
+        kind: set(parameter_specs(fn)) - host for kind, (_, fn, host) in factories.items()
+    }
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise ConfigError(f"parameter {pair!r} is not of the form key=value")
+        kind, dot, rest = key.partition(".")
+        if dot and kind in factories:
+            routed[kind][rest] = value
+            continue
+        if dot:
+            raise ConfigError(
+                f"parameter {pair!r}: unknown component {kind!r}; valid: {', '.join(factories)}"
+            )
+        owners = [k for k, names in accepted.items() if key in names]
+        if len(owners) == 1:
+            routed[owners[0]][key] = value
+        elif owners:
+            options = " or ".join(f"{k}.{key}" for k in owners)
+            raise ConfigError(f"parameter {key!r} is accepted by several components; write {options}")
+        else:
+            listing = "; ".join(
+                f"{factories[k][0]}: {', '.join(sorted(v)) or '(none)'}" for k, v in accepted.items()
+            )
+            raise ConfigError(f"unknown parameter {key!r}; valid: {listing}")
+    return routed

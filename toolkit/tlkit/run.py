@@ -45,6 +45,8 @@ class Run:
         path: the run directory, if saved.
         component_params: resolved parameters of target/arch/trainer (defaults
             filled), as recorded in the manifest.
+        results: the labelled probe results computed right after training
+            (an ``xarray.Dataset``), if any.
     """
 
     config: RunConfig
@@ -53,6 +55,7 @@ class Run:
     fit: FitReport
     path: Path | None = None
     component_params: dict[str, dict[str, Any]] = field(default_factory=dict)
+    results: Any = None
 
     @property
     def dtype(self) -> jnp.dtype:

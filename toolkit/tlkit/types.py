@@ -76,6 +76,13 @@ class Target(Protocol):
         """
         ...
 
+    def function(self, X: Array) -> Array:
+        """The noiseless target f*(X) = g*(h*(X)), shape ``(n,)``.
+
+        Equal to ``y`` from :meth:`sample` when the target has no label noise.
+        """
+        ...
+
     def feature(self, X: Array) -> Array:
         """The ground-truth feature h*(X): shape ``(n,)``, or ``(n, r)`` for r features."""
         ...

@@ -1,0 +1,67 @@
+"""Run directories that are missing, corrupted, truncated or from a newer schema."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+import tlkit
+from fakes import fake_config
+from tlkit.errors import RunDirectoryError
+
+
+@pytest.fixture
+def run_dir(host, tmp_path):
+    out = tmp_path / "run"
+    tlkit.train(fake_config(), host=host, out=out)
+    return out
+
+
+def test_missing_directory(host, tmp_path):
+    with pytest.raises(RunDirectoryError, match="run directory not found"):
+        tlkit.load_run(tmp_path / "nope", host=host)
+
+
+def test_not_a_run_directory(host, tmp_path):
+    with pytest.raises(RunDirectoryError, match="no manifest.json"):
+        tlkit.load_run(tmp_path, host=host)
+
+
+def test_truncated_manifest(host, run_dir):
+    text = (run_dir / "manifest.json").read_text()
+    (run_dir / "manifest.json").write_text(text[: len(text) // 2])
+    with pytest.raises(RunDirectoryError, match="corrupted or truncated manifest"):
+        tlkit.load_run(run_dir, host=host)
+
+
+def test_newer_schema(host, run_dir):
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    manifest["schema_version"] = 99
+    (run_dir / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(RunDirectoryError, match="schema version 99; this tlkit reads up to version 1"):
+        tlkit.load_run(run_dir, host=host)
+
+
+def test_truncated_state_file(host, run_dir):
+    files = sorted(p for p in (run_dir / "state").rglob("*") if p.is_file() and p.stat().st_size > 16)
+    victim = max(files, key=lambda p: p.stat().st_size)
+    victim.write_bytes(victim.read_bytes()[: victim.stat().st_size // 2])
+    with pytest.raises(RunDirectoryError, match="corrupted or truncated"):
+        tlkit.load_run(run_dir, host=host)
+
+
+def test_missing_state(host, run_dir):
+    import shutil
+
+    shutil.rmtree(run_dir / "state")
+    with pytest.raises(RunDirectoryError, match="has no state/"):
+        tlkit.load_run(run_dir, host=host)
+
+
+def test_uninstalled_component_named(host, run_dir):
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    manifest["config"]["target"]["name"] = "gone"
+    (run_dir / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(tlkit.errors.UnknownComponentError, match="unknown target 'gone'"):
+        tlkit.load_run(run_dir, host=host)

@@ -1,0 +1,135 @@
+"""Every hook is called by a test here (named test_hook_<hook>) and documented in docs/hooks.md."""
+
+from __future__ import annotations
+
+import inspect
+import re
+from pathlib import Path
+
+import click
+
+import tlkit
+from fakes import fake_config
+from tlkit import hookspecs
+from tlkit.plugins import PluginHost
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def hook_names():
+    return sorted(n for n, f in inspect.getmembers(hookspecs, inspect.isfunction) if n.startswith("tlkit_"))
+
+
+def test_docs_page_lists_exactly_the_hooks():
+    text = (ROOT / "docs" / "hooks.md").read_text()
+    documented = sorted(re.findall(r"^## `(tlkit_\w+)`", text, flags=re.M))
+    assert documented == hook_names()
+    for name in hook_names():
+        signature = str(inspect.signature(getattr(hookspecs, name)))
+        args = [a.split(":")[0].strip() for a in signature.strip("()").split(",") if a.split("->")[0].strip()]
+        section = text.split(f"## `{name}`", 1)[1].split("\n## ", 1)[0]
+        for arg in args:
+            if arg:
+                assert f"`{arg}`" in section, f"docs/hooks.md: {name} does not document {arg!r}"
+
+
+def test_every_hook_has_a_test():
+    tests = {n for n, _ in inspect.getmembers(inspect.getmodule(test_every_hook_has_a_test)) if n.startswith("test_hook_")}
+    missing = [n for n in hook_names() if f"test_hook_{n}" not in tests]
+    assert not missing, f"hooks without a test_hook_<name> test: {missing}"
+
+
+def test_every_hook_is_typed_and_documented():
+    for name in hook_names():
+        fn = getattr(hookspecs, name)
+        assert fn.__doc__ and "Args:" in fn.__doc__, name
+        sig = inspect.signature(fn)
+        assert all(p.annotation is not inspect.Parameter.empty for p in sig.parameters.values()), name
+
+
+class Recorder:
+    def __init__(self):
+        self.events = []
+
+    @tlkit.hookimpl
+    def tlkit_run_started(self, config, run_dir):
+        self.events.append(("started", config.n_train, run_dir))
+
+    @tlkit.hookimpl
+    def tlkit_stage_finished(self, stage, stage_index):
+        self.events.append(("stage", stage.stage, stage_index))
+
+    @tlkit.hookimpl
+    def tlkit_run_finished(self, run, results):
+        self.events.append(("finished", run.fit.status, results is not None))
+
+
+def _record(host, tmp_path=None):
+    rec = Recorder()
+    host.add_plugin(rec, name="recorder")
+    out = tmp_path / "run" if tmp_path else None
+    tlkit.train(fake_config(), host=host, out=out)
+    host.remove_plugin("recorder")
+    return rec.events
+
+
+def test_hook_tlkit_run_started(host, tmp_path):
+    events = _record(host, tmp_path)
+    assert events[0] == ("started", 64, tmp_path / "run")
+
+
+def test_hook_tlkit_stage_finished(host):
+    events = _record(host)
+    assert [e for e in events if e[0] == "stage"] == [("stage", "fit", 0), ("stage", "check", 1)]
+
+
+def test_hook_tlkit_run_finished(host):
+    assert _record(host)[-1] == ("finished", "ok", True)
+
+
+def _registered(host, kind):
+    return host.ensure_registered().names(kind)
+
+
+def test_hook_tlkit_register_targets(host):
+    assert _registered(host, "target") == ["linear"]
+
+
+def test_hook_tlkit_register_architectures(host):
+    assert _registered(host, "architecture") == ["linear-net"]
+
+
+def test_hook_tlkit_register_trainers(host):
+    assert _registered(host, "trainer") == ["lstsq"]
+
+
+def test_hook_tlkit_register_probes(host):
+    assert _registered(host, "probe") == ["mse", "never"]
+
+
+def test_hook_tlkit_register_commands():
+    class CommandPlugin:
+        @tlkit.hookimpl
+        def tlkit_register_commands(self, cli):
+            @cli.command("hello")
+            def hello():
+                click.echo("hi")
+
+    host = PluginHost(load_entry_points=False)
+    host.add_plugin(CommandPlugin(), name="cmds")
+    group = click.Group("tlkit")
+    host.register_commands(group)
+    assert "hello" in group.commands
+    assert host.plugins["cmds"].components["command"] == ["hello"]
+
+
+def test_register_commands_failure_is_reported():
+    class Broken:
+        @tlkit.hookimpl
+        def tlkit_register_commands(self, cli):
+            raise RuntimeError("no commands today")
+
+    host = PluginHost(load_entry_points=False, strict=False)
+    host.add_plugin(Broken(), name="broken-cmds")
+    host.register_commands(click.Group("tlkit"))
+    assert "no commands today" in host.plugins["broken-cmds"].error

@@ -1,0 +1,114 @@
+"""Plugin loading through real entry points (a distribution on sys.path)."""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+
+from tlkit.errors import PluginError
+from tlkit.plugins import PluginHost
+
+GOOD = '''
+import tlkit
+
+class Target:
+    def __init__(self, *, d: int = 2, seed: int = 0):
+        self.d = d
+        self.params = {"d": d, "seed": seed}
+
+@tlkit.hookimpl
+def tlkit_register_targets(register):
+    register("ep-target", Target, description="from an entry point")
+'''
+
+BROKEN_IMPORT = "raise RuntimeError('this plugin is broken on purpose')\n"
+
+BROKEN_REGISTER = '''
+import tlkit
+
+@tlkit.hookimpl
+def tlkit_register_targets(register):
+    register("half-registered", object)
+    raise ValueError("registration exploded")
+'''
+
+MISSPELLED = '''
+import tlkit
+
+@tlkit.hookimpl
+def tlkit_register_targetz(register):
+    pass
+'''
+
+
+def make_distribution(site, dist, module, source, ep_name=None):
+    """A minimal installed distribution: dist-info with an entry point, plus a module."""
+    info = site / f"{dist}-0.3.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: 0.3\n")
+    (info / "entry_points.txt").write_text(f"[tlkit]\n{ep_name or dist} = {module}\n")
+    (site / f"{module}.py").write_text(textwrap.dedent(source))
+
+
+@pytest.fixture
+def site(tmp_path, monkeypatch):
+    site = tmp_path / "site"
+    site.mkdir()
+    make_distribution(site, "good-plugin", "good_plugin_mod", GOOD, "good")
+    make_distribution(site, "broken-plugin", "broken_plugin_mod", BROKEN_IMPORT, "broken")
+    make_distribution(site, "bad-register", "bad_register_mod", BROKEN_REGISTER, "badreg")
+    monkeypatch.syspath_prepend(str(site))
+    monkeypatch.delenv("TLKIT_LOAD_PLUGINS", raising=False)
+    monkeypatch.delenv("TLKIT_DISABLE_PLUGINS", raising=False)
+    monkeypatch.delenv("TLKIT_STRICT_PLUGINS", raising=False)
+    return site
+
+
+def test_entry_points_load_and_broken_ones_are_reported(site):
+    host = PluginHost(strict=False)
+    registry = host.ensure_registered()
+    assert "ep-target" in registry.names("target")
+    good = host.plugins["good"]
+    assert good.error is None and good.version == "0.3" and good.distribution == "good-plugin"
+    assert good.components["target"] == ["ep-target"]
+    assert "RuntimeError: this plugin is broken on purpose" == host.plugins["broken"].error
+    assert "registration exploded" in host.plugins["badreg"].error
+    # what the failing plugin registered before raising is withdrawn
+    assert "half-registered" not in registry.names("target")
+
+
+def test_strict_mode_makes_a_broken_plugin_fatal(site, monkeypatch):
+    monkeypatch.setenv("TLKIT_STRICT_PLUGINS", "1")
+    with pytest.raises(PluginError, match="plugin 'broken' failed to load: RuntimeError"):
+        PluginHost().ensure_registered()
+
+
+def test_allow_list(site, monkeypatch):
+    monkeypatch.setenv("TLKIT_LOAD_PLUGINS", "good")
+    host = PluginHost(strict=False)
+    assert set(host.plugins) == {"good"}
+
+
+def test_allow_list_names_missing_plugin(site, monkeypatch):
+    monkeypatch.setenv("TLKIT_LOAD_PLUGINS", "good,nonexistent")
+    host = PluginHost(strict=False)
+    assert "not installed" in host.plugins["nonexistent"].error
+
+
+def test_deny_list(site, monkeypatch):
+    monkeypatch.setenv("TLKIT_DISABLE_PLUGINS", "broken,badreg")
+    host = PluginHost(strict=False)
+    assert "broken" not in host.plugins and "badreg" not in host.plugins
+    assert "good" in host.plugins
+
+
+def test_misspelled_hook_is_a_reported_error(tmp_path, monkeypatch):
+    site = tmp_path / "site2"
+    site.mkdir()
+    make_distribution(site, "typo-plugin", "typo_plugin_mod", MISSPELLED, "typo")
+    monkeypatch.syspath_prepend(str(site))
+    monkeypatch.setenv("TLKIT_LOAD_PLUGINS", "typo")
+    host = PluginHost(strict=False)
+    assert "tlkit_register_targetz" in host.plugins["typo"].error
+    assert not host.pm.has_plugin("typo")

@@ -1,0 +1,51 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import xarray as xr
+
+import tlkit
+from fakes import fake_config
+from tlkit import results
+from tlkit.errors import TlkitError
+from tlkit.types import ProbeOutput
+
+
+def test_runs_combine_into_a_grid(host):
+    datasets = [
+        tlkit.train(fake_config(n_train=n, seed=s), host=host).results
+        for n in (32, 64) for s in (0, 1, 2)
+    ]
+    grid = results.combine(datasets)
+    assert grid["mse_mse"].sizes == {"arch": 1, "trainer": 1, "d": 1, "n_train": 2, "seed": 3}
+    assert list(grid["n_train"].values) == [32, 64]
+    assert grid["mse_mse"].attrs["probe"] == "mse"
+    summary = grid.tlkit.seed_summary("mse_mse")
+    np.testing.assert_allclose(summary["median"].values, grid["mse_mse"].median("seed").values)
+    table = grid.squeeze(["trainer", "d"]).tlkit.table(["mse_mse"])
+    assert list(table.index) == [32, 64]
+
+
+def test_netcdf_round_trip_and_atomic(host, tmp_path):
+    ds = tlkit.train(fake_config(), host=host).results
+    path = results.save_dataset(ds, tmp_path / "sub" / "r.nc")
+    back = results.open_results(path)
+    xr.testing.assert_identical(back, ds)
+    assert back.tlkit.config["n_train"] == 64
+    assert "jax" in back.tlkit.versions
+    assert [p.name for p in (tmp_path / "sub").iterdir()] == ["r.nc"]
+
+
+def test_variable_naming_and_dims_check():
+    assert results.variable_name("ridge-probe", "r2") == "ridge_probe_r2"
+    with pytest.raises(TlkitError, match="declared dims"):
+        results.to_dataarray(ProbeOutput(np.zeros(3), ()), "p")
+
+
+def test_open_results_errors(tmp_path):
+    with pytest.raises(TlkitError, match="results file not found"):
+        results.open_results(tmp_path / "missing.nc")
+    bad = tmp_path / "bad.nc"
+    bad.write_text("not netcdf")
+    with pytest.raises(TlkitError, match="cannot read results file"):
+        results.open_results(bad)

@@ -1,0 +1,163 @@
+"""Run directories: ``manifest.json`` plus the network state saved with orbax.
+
+Layout::
+
+    RUN_DIR/
+      manifest.json    schema version, versions, full config, resolved component
+                       parameters, the trainer's report, sha256 of every state file
+      state/           orbax-checkpoint of the network's state (a pure dict of arrays)
+      results.nc       probe results computed right after training (optional)
+
+The directory is written under a temporary name and renamed when complete. No
+pickle is used anywhere: orbax stores arrays with tensorstore and metadata as JSON.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import platform
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from tlkit.errors import RunDirectoryError
+
+SCHEMA_VERSION = 1
+MANIFEST = "manifest.json"
+STATE_DIR = "state"
+RESULTS = "results.nc"
+
+_CORE_DISTRIBUTIONS = ("tlkit", "jax", "jaxlib", "flax", "orbax-checkpoint", "numpy", "xarray")
+
+
+def environment_versions(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """Versions of tlkit, its numerical stack and the given plugin distributions."""
+    out = {"python": platform.python_version()}
+    for dist in _CORE_DISTRIBUTIONS:
+        try:
+            out[dist] = version(dist)
+        except PackageNotFoundError:
+            continue
+    out.update(extra or {})
+    return out
+
+
+def _quiet_orbax() -> None:
+    # orbax logs every save/restore at INFO through absl; users do not need that.
+    for name in ("absl", "orbax", "orbax.checkpoint"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _file_hashes(root: Path) -> dict[str, str]:
+    return {
+        str(p.relative_to(root)): _sha256(p) for p in sorted(root.rglob("*")) if p.is_file()
+    }
+
+
+def save_state(directory: Path, state: dict[str, Any]) -> dict[str, str]:
+    """Save a pure dict of arrays under ``directory/state``; return file hashes."""
+    import orbax.checkpoint as ocp
+
+    _quiet_orbax()
+    target = (directory / STATE_DIR).absolute()
+    checkpointer = ocp.StandardCheckpointer()
+    checkpointer.save(target, state)
+    checkpointer.wait_until_finished()
+    checkpointer.close()
+    return _file_hashes(target)
+
+
+def write_manifest(directory: Path, manifest: dict[str, Any]) -> None:
+    """Write ``manifest.json`` (the last file written into a run directory)."""
+    text = json.dumps(manifest, indent=2, sort_keys=True, default=_json_default)
+    (directory / MANIFEST).write_text(text + "\n")
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, np.ndarray) or hasattr(value, "tolist"):
+        return np.asarray(value).tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(f"not JSON-serializable: {type(value).__name__}")
+
+
+def read_manifest(path: str | Path) -> dict[str, Any]:
+    """Read and validate a run directory's manifest.
+
+    Raises:
+        RunDirectoryError: missing directory or manifest, invalid JSON, missing
+            fields, or a schema newer than this tlkit understands.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise RunDirectoryError(f"run directory not found: {path}")
+    if not path.is_dir():
+        raise RunDirectoryError(f"not a run directory (not a directory): {path}")
+    manifest_path = path / MANIFEST
+    if not manifest_path.is_file():
+        raise RunDirectoryError(f"not a tlkit run directory (no {MANIFEST}): {path}")
+    try:
+        manifest = json.loads(manifest_path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise RunDirectoryError(
+            f"corrupted or truncated manifest {manifest_path}: {exc}"
+        ) from None
+    if not isinstance(manifest, dict):
+        raise RunDirectoryError(f"corrupted manifest {manifest_path}: not a JSON object")
+    schema = manifest.get("schema_version")
+    if not isinstance(schema, int):
+        raise RunDirectoryError(f"corrupted manifest {manifest_path}: no schema_version")
+    if schema > SCHEMA_VERSION:
+        raise RunDirectoryError(
+            f"run directory {path} was written with schema version {schema}; this tlkit "
+            f"reads up to version {SCHEMA_VERSION} (upgrade tlkit)"
+        )
+    for key in ("config", "components", "fit", "state_files"):
+        if key not in manifest:
+            raise RunDirectoryError(f"corrupted manifest {manifest_path}: missing {key!r}")
+    return manifest
+
+
+def load_state(path: str | Path, manifest: dict[str, Any]) -> dict[str, Any]:
+    """Verify the state files against the manifest's hashes and restore them.
+
+    Raises:
+        RunDirectoryError: a state file is missing, truncated or altered, or orbax
+            cannot read it.
+    """
+    import orbax.checkpoint as ocp
+
+    _quiet_orbax()
+    state_dir = (Path(path) / STATE_DIR).absolute()
+    if not state_dir.is_dir():
+        raise RunDirectoryError(f"run directory {path} has no {STATE_DIR}/ (truncated?)")
+    expected: dict[str, str] = manifest["state_files"]
+    for rel, digest in expected.items():
+        file = state_dir / rel
+        if not file.is_file():
+            raise RunDirectoryError(f"state file missing in {path}: {STATE_DIR}/{rel}")
+        if _sha256(file) != digest:
+            raise RunDirectoryError(
+                f"state file corrupted or truncated in {path}: {STATE_DIR}/{rel} "
+                "(checksum differs from the manifest)"
+            )
+    try:
+        checkpointer = ocp.StandardCheckpointer()
+        restored = checkpointer.restore(state_dir)
+        checkpointer.close()
+    except Exception as exc:  # orbax raises many types; all mean "unreadable"
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise RunDirectoryError(f"cannot read network state in {path}: {first}") from None
+    return dict(restored)

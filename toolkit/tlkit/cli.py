@@ -1,0 +1,252 @@
+"""The ``tlkit`` command line: a thin click layer over the Python API.
+
+User errors (:class:`tlkit.errors.TlkitError`) print one line, ``error: ...``, and
+exit with status 2; no traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from tlkit.errors import TlkitError
+
+
+class TlkitGroup(click.Group):
+    """A click group that turns :class:`TlkitError` into one line and exit status 2."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except TlkitError as exc:
+            click.echo(f"error: {exc}", err=True)
+            ctx.exit(2)
+
+
+def _host(ctx: click.Context) -> Any:
+    return ctx.find_root().obj
+
+
+@click.group(cls=TlkitGroup)
+@click.version_option(package_name="tlkit")
+def cli() -> None:
+    """tlkit: study how two- and three-layer networks learn features.
+
+    Plugins bring targets, architectures, trainers and probes; `tlkit plugins`
+    lists what is installed.
+    """
+
+
+# -- plugins / describe ------------------------------------------------------------
+@cli.command("plugins")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list instead of a table.")
+@click.option("--verbose", is_flag=True, help="Show the traceback of broken plugins.")
+@click.pass_context
+def plugins_command(ctx: click.Context, as_json: bool, verbose: bool) -> None:
+    """List installed plugins, their components and errors."""
+    host = _host(ctx)
+    infos = list(host.plugins.values())
+    if as_json:
+        click.echo(json.dumps([p.as_json() for p in infos], indent=2))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="tlkit plugins")
+    for col in ("plugin", "version", "components", "status"):
+        table.add_column(col)
+    for info in infos:
+        comps = "; ".join(f"{k}: {', '.join(v)}" for k, v in info.components.items() if v)
+        status = f"[red]error: {info.error}[/red]" if info.error else "ok"
+        table.add_row(info.name, info.version or "-", comps or "-", status)
+    Console().print(table)
+    if verbose:
+        for info in infos:
+            if info.error:
+                click.echo(f"\n--- {info.name} ---\n{info.__dict__.get('traceback', info.error)}")
+
+
+@cli.command("describe")
+@click.argument("kind", type=click.Choice(["target", "architecture", "trainer", "probe"]))
+@click.argument("name")
+@click.pass_context
+def describe_command(ctx: click.Context, kind: str, name: str) -> None:
+    """Show a component's parameters, types and defaults without running it."""
+    from tlkit.params import HOST_PARAMETERS
+
+    comp = _host(ctx).registry.get(kind, name)
+    click.echo(f"{kind} {comp.name} (plugin {comp.plugin})")
+    doc = (comp.metadata.get("description") or comp.factory.__doc__ or "").strip()
+    if doc:
+        click.echo(f"  {doc.splitlines()[0]}")
+    for spec in comp.parameters().values():
+        if spec.name in HOST_PARAMETERS[kind]:
+            continue
+        default = "required" if spec.required else f"default {spec.default!r}"
+        click.echo(f"  -p {spec.name}=<{spec.type_name()}>   ({default})")
+    extra = {k: v for k, v in comp.metadata.items() if k != "description"}
+    for key, value in extra.items():
+        click.echo(f"  {key}: {value}")
+
+
+# -- train / analyze ---------------------------------------------------------------
+def _print_results(ds: Any) -> None:
+    """Print the scalar metrics of a single-run dataset, one per line."""
+    skipped = json.loads(ds.attrs.get("skipped_probes", "{}"))
+    for name in ds.tlkit.metrics():
+        da = ds[name].squeeze(drop=True)
+        if da.ndim == 0:
+            value = da.item()
+            text = f"{value:.6g}" if isinstance(value, float) else str(value)
+        else:
+            text = f"array over {', '.join(map(str, da.dims))} (see the results file)"
+        click.echo(f"  {name:<32} {text}")
+    for probe, why in skipped.items():
+        click.echo(f"  {probe:<32} skipped: {why}")
+
+
+@cli.command("train")
+@click.option("--config", "config_file", type=click.Path(dir_okay=False), help="TOML run config.")
+@click.option("--target", help="Target name (see `tlkit plugins`).")
+@click.option("--arch", help="Architecture name.")
+@click.option("--trainer", help="Trainer name (default: the architecture's default).")
+@click.option("-p", "--param", "params", multiple=True, metavar="KEY=VALUE",
+              help="Component parameter; prefix with target./arch./trainer. if ambiguous.")
+@click.option("--probe", "probes", multiple=True, help="Probe to run after training (repeatable).")
+@click.option("--n-train", type=int, help="Training points.")
+@click.option("--n-val", type=int, help="Validation points (hyperparameter selection).")
+@click.option("--n-test", type=int, help="Test points (probes).")
+@click.option("--seed", type=int, help="Master seed.")
+@click.option("--dtype", type=click.Choice(["float32", "float64"]), help="Precision.")
+@click.option("--out", required=True, type=click.Path(file_okay=False), help="Run directory.")
+@click.option("--force", is_flag=True, help="Replace an existing run directory.")
+@click.pass_context
+def train_command(ctx: click.Context, config_file: str | None, target: str | None,
+                  arch: str | None, trainer: str | None, params: tuple[str, ...],
+                  probes: tuple[str, ...], n_train: int | None, n_val: int | None,
+                  n_test: int | None, seed: int | None, dtype: str | None, out: str,
+                  force: bool) -> None:
+    """Train one run, probe it, and save it as a run directory."""
+    from tlkit.config import ComponentConfig, RunConfig
+    from tlkit.params import HOST_PARAMETERS, route_parameters
+    from tlkit.pipeline import make_config, resolve_config, train
+
+    host = _host(ctx)
+    base = RunConfig.from_toml(config_file).to_dict() if config_file else {}
+    for kind, value in (("target", target), ("arch", arch), ("trainer", trainer)):
+        if value is not None:
+            old = base.get(kind)
+            keep = old.get("params", {}) if isinstance(old, dict) and old.get("name") == value else {}
+            base[kind] = {"name": value, "params": keep}
+    for kind in ("target", "arch"):
+        if kind not in base:
+            raise TlkitError(f"missing --{kind} (or a [{kind}] table in --config)")
+    cfg = resolve_config(make_config(base, n_train=n_train, n_val=n_val, n_test=n_test,
+                                     seed=seed, dtype=dtype), host)
+    assert cfg.trainer is not None
+    registry = host.registry
+    kinds = {"target": ("target", cfg.target), "arch": ("architecture", cfg.arch),
+             "trainer": ("trainer", cfg.trainer)}
+    factories = {
+        key: (f"{kind} {comp.name!r}", registry.get(kind, comp.name).factory,
+              HOST_PARAMETERS[kind])
+        for key, (kind, comp) in kinds.items()
+    }
+    routed = route_parameters(list(params), factories)
+    fields: dict[str, Any] = {}
+    for key, (_, comp) in kinds.items():
+        fields[key] = ComponentConfig(comp.name, {**comp.params, **routed[key]})
+    with _stage_printer() as on_stage:
+        run = train(cfg, out=out, force=force, probes=list(probes) or None, host=host,
+                    progress=on_stage, **fields)
+    status = run.fit.status if run.fit.status == "ok" else f"FAILED: {run.fit.reason}"
+    click.echo(f"run saved to {out} (training {status})")
+    if run.results is not None:
+        _print_results(run.results)
+
+
+class _stage_printer:
+    """Context manager printing a line per finished training stage (to stderr)."""
+
+    def __enter__(self) -> Any:
+        def on_stage(stage: str) -> None:
+            click.echo(f"  stage finished: {stage}", err=True)
+
+        return on_stage
+
+    def __exit__(self, *exc: Any) -> None:
+        return None
+
+
+@cli.command("analyze")
+@click.argument("run_dir", type=click.Path(file_okay=False))
+@click.option("--probe", "probes", multiple=True, help="Probe to run (default: default probes).")
+@click.option("--out", type=click.Path(dir_okay=False), help="Results file (default RUN_DIR/results.nc).")
+@click.pass_context
+def analyze_command(ctx: click.Context, run_dir: str, probes: tuple[str, ...], out: str | None) -> None:
+    """Run probes on a saved run and write the labelled results (netCDF)."""
+    from tlkit.checkpoint import RESULTS
+    from tlkit.pipeline import analyze
+
+    ds = analyze(run_dir, probes=list(probes) or None, out=out, host=_host(ctx))
+    click.echo(f"results written to {out or Path(run_dir) / RESULTS}")
+    _print_results(ds)
+
+
+# -- demo / new ----------------------------------------------------------------------
+@cli.command("demo")
+@click.option("--out", default="tlkit-demo", show_default=True, type=click.Path(file_okay=False),
+              help="Output directory (results.nc, demo.png, per-run cells).")
+@click.option("--small", is_flag=True, help="A tiny version (seconds) for smoke tests.")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+@click.pass_context
+def demo_command(ctx: click.Context, out: str, small: bool, quiet: bool) -> None:
+    """Two- vs three-layer networks on the quadratic-feature target (d = 16)."""
+    from tlkit.demo import run_demo
+
+    run_demo(Path(out), small=small, host=_host(ctx), quiet=quiet, echo=click.echo)
+
+
+@cli.group("new", cls=TlkitGroup)
+def new_group() -> None:
+    """Create skeletons for new plugins."""
+
+
+@new_group.command("target")
+@click.argument("name")
+@click.option("--dir", "directory", default=".", show_default=True,
+              type=click.Path(file_okay=False), help="Where to create the package.")
+def new_target_command(name: str, directory: str) -> None:
+    """Create an installable target-plugin package NAME with a passing test."""
+    from tlkit.scaffold import new_target_plugin
+
+    path = new_target_plugin(name, Path(directory))
+    click.echo(f"created {path}; install it with: pip install -e {path}")
+
+
+def build_cli() -> tuple[click.Group, Any]:
+    """The CLI with the installed plugins loaded and their commands added."""
+    from tlkit.plugins import PluginHost
+
+    host = PluginHost()
+    host.ensure_registered()
+    host.register_commands(cli)
+    return cli, host
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the ``tlkit`` console script."""
+    try:
+        group, host = build_cli()
+    except TlkitError as exc:  # strict mode: a broken plugin is fatal
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    group.main(args=argv, prog_name="tlkit", obj=host)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,26 @@
+"""Fixed dimension names of tlkit results (see docs/results-schema.md).
+
+Probes declare their output dimensions with these names so that results from
+different probes, runs and plugins line up.
+"""
+
+# Run-level dimensions: every run's dataset has each as a length-1 dimension, so
+# that runs combine with ``xarray.combine_by_coords``.
+ARCH = "arch"  #: architecture name (the depth comparison axis)
+TRAINER = "trainer"  #: trainer name
+D = "d"  #: input dimension
+N_TRAIN = "n_train"  #: number of training points
+SEED = "seed"  #: master seed
+RUN_DIMS = (ARCH, TRAINER, D, N_TRAIN, SEED)
+
+# Dimensions that probes and trainers use inside a run.
+LAYER = "layer"  #: a network layer, labelled by the network ("input", "h1", ...)
+LAYER_OTHER = "layer_other"  #: second layer axis of layer x layer matrices
+DEGREE = "degree"  #: polynomial degree (Hermite / spherical harmonic)
+RIDGE = "ridge"  #: ridge parameter λ
+STEP_SIZE = "step_size"  #: stage-1 step size η1 (or slope s)
+COMPONENT = "component"  #: component of a vector-valued feature h*
+QUANTILE = "quantile"  #: quantile of a null distribution
+STEP = "step"  #: optimization step of an iterative trainer
+
+PROBE_DIMS = (LAYER, LAYER_OTHER, DEGREE, RIDGE, STEP_SIZE, COMPONENT, QUANTILE, STEP)

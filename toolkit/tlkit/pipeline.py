@@ -1,0 +1,424 @@
+"""The train-then-probe pipeline and its Python API.
+
+Stages and the hooks fired between them::
+
+    config --resolve--> target, network, trainer        (all errors raised here,
+                                                          before anything is written)
+      tlkit_run_started
+    trainer.fit, stage by stage
+      tlkit_stage_finished   (after each stage)
+    save run directory (manifest.json + orbax state + results.nc), atomically
+    probes -> labelled xarray.Dataset
+      tlkit_run_finished
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import warnings
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import jax.numpy as jnp
+import numpy as np
+import xarray as xr
+
+from tlkit import checkpoint, results
+from tlkit.atomic import atomic_directory, ensure_writable_dir
+from tlkit.config import ComponentConfig, RunConfig
+from tlkit.errors import ConfigError, ProbeNotApplicable, RunDirectoryError, TlkitError
+from tlkit.params import HOST_PARAMETERS, jsonable, resolve_parameters
+from tlkit.plugins import PluginHost, get_host
+from tlkit.registry import check_pairing
+from tlkit.run import Run
+from tlkit.types import FitReport, ProbeOutput, StageReport
+
+
+@dataclasses.dataclass
+class Components:
+    """A run's components, built and validated, before training."""
+
+    config: RunConfig
+    target: Any
+    model: Any
+    trainer: Any
+    params: dict[str, dict[str, Any]]
+
+
+def _label(kind: str, name: str) -> str:
+    return f"{kind} {name!r}"
+
+
+def _call_factory(factory: Callable[..., Any], label: str, **kwargs: Any) -> Any:
+    """Build a component, turning a plugin's ValueError/TypeError into one line."""
+    try:
+        return factory(**kwargs)
+    except ConfigError as exc:  # keep the plugin's class, add which component said it
+        raise type(exc)(f"{label}: {exc}") from None
+    except TlkitError:
+        raise
+    except (ValueError, TypeError) as exc:
+        raise ConfigError(f"{label}: {exc}") from None
+
+
+def resolve_config(config: RunConfig, host: PluginHost) -> RunConfig:
+    """Fill in the default trainer and check names; return a new config."""
+    registry = host.ensure_registered()
+    registry.get("target", config.target.name)
+    arch = registry.get("architecture", config.arch.name)
+    trainer = config.trainer
+    if trainer is None:
+        defaults = arch.metadata.get("trainers") or []
+        if not defaults:
+            raise ConfigError(f"architecture {arch.name!r} names no default trainer; pass one")
+        trainer = ComponentConfig(defaults[0], {})
+    registry.get("trainer", trainer.name)
+    check_pairing(registry, config.arch.name, trainer.name)
+    for probe in config.probes:
+        registry.get("probe", probe.name)
+    return dataclasses.replace(config, trainer=trainer)
+
+
+def build(config: RunConfig, host: PluginHost) -> Components:
+    """Resolve and build the target, network and trainer of a run.
+
+    Raises:
+        ConfigError: unknown names (listing the available ones), unknown or
+            ill-typed parameters, or values a component rejects.
+    """
+    config = resolve_config(config, host)
+    assert config.trainer is not None
+    registry = host.registry
+    target_c = registry.get("target", config.target.name)
+    arch_c = registry.get("architecture", config.arch.name)
+    trainer_c = registry.get("trainer", config.trainer.name)
+    params = {
+        "target": resolve_parameters(
+            target_c.factory, config.target.params, _label("target", target_c.name),
+            HOST_PARAMETERS["target"],
+        ),
+        "arch": resolve_parameters(
+            arch_c.factory, config.arch.params, _label("architecture", arch_c.name),
+            HOST_PARAMETERS["architecture"],
+        ),
+        "trainer": resolve_parameters(
+            trainer_c.factory, config.trainer.params, _label("trainer", trainer_c.name),
+            HOST_PARAMETERS["trainer"],
+        ),
+    }
+    target = _call_factory(
+        target_c.factory, _label("target", target_c.name),
+        seed=config.seeds["target"], **params["target"],
+    )
+    model = _call_factory(
+        arch_c.factory, _label("architecture", arch_c.name),
+        d=int(target.d), seed=config.seeds["init"], dtype=config.dtype, **params["arch"],
+    )
+    trainer = _call_factory(trainer_c.factory, _label("trainer", trainer_c.name), **params["trainer"])
+    # Record the resolved parameters (defaults filled in) so the manifest rebuilds exactly.
+    config = dataclasses.replace(
+        config,
+        target=ComponentConfig(config.target.name, jsonable(params["target"])),
+        arch=ComponentConfig(config.arch.name, jsonable(params["arch"])),
+        trainer=ComponentConfig(config.trainer.name, jsonable(params["trainer"])),
+    )
+    component_params = {
+        "target": {"name": target_c.name, "plugin": target_c.plugin, "params": config.target.params},
+        "arch": {"name": arch_c.name, "plugin": arch_c.plugin, "params": config.arch.params},
+        "trainer": {
+            "name": trainer_c.name, "plugin": trainer_c.plugin, "params": config.trainer.params,
+        },
+    }
+    return Components(config, target, model, trainer, component_params)
+
+
+def make_config(
+    config: RunConfig | Mapping[str, Any] | str | Path | None = None, **fields: Any
+) -> RunConfig:
+    """Build a :class:`RunConfig` from a config, a dict, a TOML path and/or fields.
+
+    Fields override the base config; ``target_params``/``arch_params``/
+    ``trainer_params`` update the named component's parameters.
+    """
+    if isinstance(config, str | Path):
+        base = RunConfig.from_toml(config).to_dict()
+    elif isinstance(config, RunConfig):
+        base = config.to_dict()
+    else:
+        base = dict(config or {})
+    for kind in ("target", "arch", "trainer"):
+        extra = fields.pop(f"{kind}_params", None)
+        if kind in fields:
+            base[kind] = dataclasses.asdict(ComponentConfig.parse(fields.pop(kind), kind))
+        if extra:
+            if kind not in base:
+                raise ConfigError(f"{kind}_params given without a {kind}")
+            comp = ComponentConfig.parse(base[kind], kind)
+            base[kind] = {"name": comp.name, "params": {**comp.params, **extra}}
+    if "probes" in fields and fields["probes"] is not None:
+        fields["probes"] = list(fields["probes"])
+    base.update({k: v for k, v in fields.items() if v is not None})
+    # Seeds derive from the master seed: when the seed changes, re-derive them.
+    if fields.get("seed") is not None and "seeds" not in fields:
+        base.pop("seeds", None)
+    return RunConfig.from_dict(base)
+
+
+def default_probes(host: PluginHost) -> list[ComponentConfig]:
+    """The probes registered with ``default=True``."""
+    registry = host.ensure_registered()
+    return [
+        ComponentConfig(name, {})
+        for name in registry.names("probe")
+        if registry.get("probe", name).metadata.get("default")
+    ]
+
+
+def _fit(components: Components, host: PluginHost, progress: Callable[[str], None] | None) -> FitReport:
+    collected: list[StageReport] = []
+
+    def on_stage(report: StageReport) -> None:
+        collected.append(report)
+        stages = list(components.trainer.stages)
+        index = stages.index(report.stage) if report.stage in stages else len(stages)
+        host.emit("tlkit_stage_finished", config=components.config, stage=report, stage_index=index)
+        if progress is not None:
+            progress(report.stage)
+
+    run_tmp = Run(components.config, components.target, components.model, FitReport())
+    data = run_tmp.train_data()
+    report = components.trainer.fit(components.model, data, on_stage)
+    if not isinstance(report, FitReport):
+        raise TypeError(f"trainer {components.config.trainer.name!r} returned {type(report)}")
+    if not report.stages:  # trainers may rely on the host to keep their stage reports
+        report.stages = collected
+    return report
+
+
+def train(
+    config: RunConfig | Mapping[str, Any] | str | Path | None = None,
+    *,
+    out: str | Path | None = None,
+    force: bool = False,
+    probes: Sequence[str | ComponentConfig] | None = None,
+    host: PluginHost | None = None,
+    progress: Callable[[str], None] | None = None,
+    **fields: Any,
+) -> Run:
+    """Train one run and, by default, probe it.
+
+    Args:
+        config: a :class:`RunConfig`, a dict, or a TOML file path; ``fields``
+            override it (e.g. ``target="quadratic-feature"``, ``n_train=4096``,
+            ``target_params={"d": 16}``).
+        out: save the run directory here (atomically); ``None`` keeps it in memory.
+        force: replace an existing ``out``.
+        probes: probes to run after training; ``None`` uses the config's probes or
+            the default probes; ``[]`` runs none.
+        host: a plugin host (default: the installed plugins).
+        progress: called with each finished stage's name.
+        **fields: config fields.
+
+    Returns:
+        The trained :class:`Run`; ``run.results`` holds the probe results.
+
+    Raises:
+        ConfigError: for any invalid input, before anything is trained or written.
+    """
+    host = host or get_host()
+    cfg = make_config(config, **fields)
+    if probes is not None:
+        cfg = dataclasses.replace(cfg, probes=[ComponentConfig.parse(p, "probes") for p in probes])
+    components = build(cfg, host)
+    probe_list = components.config.probes if (probes is not None or cfg.probes) else default_probes(host)
+    out_path = Path(out) if out is not None else None
+    if out_path is not None:
+        if out_path.exists() and not force:
+            raise TlkitError(f"{out_path} already exists; choose another --out or use --force")
+        ensure_writable_dir(out_path.parent if out_path.parent != Path("") else Path("."))
+    host.emit("tlkit_run_started", config=components.config, run_dir=out_path)
+    report = _fit(components, host, progress)
+    run = Run(
+        components.config, components.target, components.model, report,
+        component_params=components.params,
+    )
+    ds = analyze(run, probes=probe_list, host=host, write=False) if probe_list else None
+    if out_path is not None:
+        save_run(run, out_path, host, results_ds=ds, force=force)
+    run.results = ds
+    host.emit("tlkit_run_finished", run=run, results=ds)
+    return run
+
+
+def manifest_for(run: Run, host: PluginHost) -> dict[str, Any]:
+    """The manifest of a run (everything needed to rebuild it)."""
+    return {
+        "schema_version": checkpoint.SCHEMA_VERSION,
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "versions": checkpoint.environment_versions(host.distribution_versions()),
+        "config": run.config.to_dict(),
+        "components": run.component_params,
+        "target_metadata": jsonable(run.target.metadata()),
+        "fit": _fit_to_json(run.fit),
+    }
+
+
+def save_run(
+    run: Run,
+    path: str | Path,
+    host: PluginHost | None = None,
+    *,
+    results_ds: xr.Dataset | None = None,
+    force: bool = False,
+) -> Path:
+    """Write a run directory atomically (manifest, orbax state, optional results)."""
+    from flax import nnx
+
+    host = host or get_host()
+    path = Path(path)
+    state = nnx.to_pure_dict(nnx.state(run.model))
+    manifest = manifest_for(run, host)
+    with atomic_directory(path, replace=force) as tmp:
+        manifest["state_files"] = checkpoint.save_state(tmp, state)
+        if results_ds is not None:
+            results.save_dataset(results_ds, tmp / checkpoint.RESULTS)
+        checkpoint.write_manifest(tmp, manifest)
+    run.path = path
+    return path
+
+
+def load_run(path: str | Path, host: PluginHost | None = None) -> Run:
+    """Rebuild a saved run exactly: target (with ground truth), network and report.
+
+    Raises:
+        RunDirectoryError: missing, corrupted, truncated or newer-schema directory.
+        ConfigError: a component the run needs is not installed.
+    """
+    from flax import nnx
+
+    manifest = checkpoint.read_manifest(path)
+    host = host or get_host()
+    try:
+        config = RunConfig.from_dict(manifest["config"])
+    except ConfigError as exc:
+        raise RunDirectoryError(f"corrupted manifest in {path}: {exc}") from None
+    components = build(config, host)
+    pure = checkpoint.load_state(path, manifest)
+    state = nnx.state(components.model)
+    try:
+        nnx.replace_by_pure_dict(state, pure)
+    except Exception as exc:
+        raise RunDirectoryError(
+            f"network state in {path} does not match architecture "
+            f"{config.arch.name!r}: {str(exc).splitlines()[0] if str(exc) else exc}"
+        ) from None
+    nnx.update(components.model, state)
+    fit = _fit_from_json(manifest["fit"])
+    return Run(
+        components.config, components.target, components.model, fit, Path(path),
+        component_params=components.params,
+    )
+
+
+def analyze(
+    run: Run | str | Path,
+    probes: Sequence[str | ComponentConfig] | None = None,
+    *,
+    out: str | Path | None = None,
+    host: PluginHost | None = None,
+    write: bool = True,
+) -> xr.Dataset:
+    """Run probes on a run (in memory or saved) and label the results.
+
+    Args:
+        run: a :class:`Run` or a run directory.
+        probes: probe names (or configs); ``None`` runs the default probes.
+        out: netCDF file to write; default ``RUN_DIR/results.nc`` for saved runs.
+        host: plugin host.
+        write: write the results file when the run is saved (or ``out`` given).
+
+    Returns:
+        The labelled dataset. Probes that do not apply are skipped with a warning
+        and listed in the ``skipped_probes`` attribute.
+    """
+    host = host or get_host()
+    if not isinstance(run, Run):
+        run = load_run(run, host)
+    registry = host.ensure_registered()
+    probe_configs = (
+        [ComponentConfig.parse(p, "probes") for p in probes]
+        if probes is not None
+        else (run.config.probes or default_probes(host))
+    )
+    built = []
+    for pc in probe_configs:
+        comp = registry.get("probe", pc.name)
+        params = resolve_parameters(comp.factory, pc.params, _label("probe", pc.name))
+        built.append((pc.name, _call_factory(comp.factory, _label("probe", pc.name), **params)))
+    out_path = Path(out) if out is not None else (
+        run.path / checkpoint.RESULTS if (write and run.path is not None) else None
+    )
+    if out_path is not None and write:
+        ensure_writable_dir(out_path.parent)
+    outputs: dict[str, Mapping[str, ProbeOutput]] = {}
+    skipped: dict[str, str] = {}
+    for name, probe in built:
+        try:
+            outputs[name] = probe(run)
+        except ProbeNotApplicable as exc:
+            skipped[name] = str(exc)
+            warnings.warn(f"probe {name!r} skipped: {exc}", stacklevel=2)
+    ds = results.label_run(
+        run, outputs, skipped=skipped,
+        versions=checkpoint.environment_versions(host.distribution_versions()),
+    )
+    if out_path is not None and write:
+        results.save_dataset(ds, out_path)
+    return ds
+
+
+def _fit_to_json(report: FitReport) -> dict[str, Any]:
+    stages = []
+    for stage in report.stages:
+        curves = {
+            name: {
+                "values": jnp.asarray(c.values).tolist(),
+                "dtype": str(jnp.asarray(c.values).dtype),
+                "dims": list(c.dims),
+                "coords": {k: jsonable(list(v)) for k, v in c.coords.items()},
+                "units": c.units,
+                "long_name": c.long_name,
+            }
+            for name, c in stage.curves.items()
+        }
+        stages.append({"stage": stage.stage, "info": jsonable(stage.info), "curves": curves})
+    return {
+        "status": report.status,
+        "reason": report.reason,
+        "choices": jsonable(report.choices),
+        "stages": stages,
+    }
+
+
+def _fit_from_json(data: Mapping[str, Any]) -> FitReport:
+    stages = [
+        StageReport(
+            stage=s["stage"],
+            info=dict(s.get("info", {})),
+            curves={
+                name: ProbeOutput(
+                    values=np.asarray(c["values"], dtype=c.get("dtype", "float64")),
+                    dims=tuple(c["dims"]), coords=c["coords"],
+                    units=c.get("units", "1"), long_name=c.get("long_name", ""),
+                )
+                for name, c in s.get("curves", {}).items()
+            },
+        )
+        for s in data.get("stages", [])
+    ]
+    return FitReport(
+        status=data.get("status", "ok"), reason=data.get("reason"),
+        stages=stages, choices=dict(data.get("choices", {})),
+    )

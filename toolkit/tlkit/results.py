@@ -1,0 +1,217 @@
+"""Labelled results: one place turns probe outputs into an ``xarray.Dataset``.
+
+Schema (documented in docs/results-schema.md):
+
+* Every run's dataset has the run-level dimensions :data:`tlkit.dims.RUN_DIMS`
+  (``arch``, ``trainer``, ``d``, ``n_train``, ``seed``), each of length 1, so that
+  many runs combine with ``xarray.combine_by_coords`` into a grid.
+* Probe quantities are variables ``<probe>_<quantity>`` (``-`` in probe names
+  becomes ``_``) with ``units``, ``long_name`` and ``probe`` attributes.
+* Training curves are ``fit_<name>``; ``fit_status`` (``"ok"``/``"failed"``) and
+  ``fit_reason`` say whether training succeeded.
+* Dataset attributes are strings or numbers only: versions, the config and the
+  resolved component parameters are stored as JSON strings.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import xarray as xr
+
+from tlkit import dims
+from tlkit.atomic import atomic_file
+from tlkit.errors import TlkitError
+from tlkit.types import ProbeOutput
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from tlkit.run import Run
+
+RESULTS_SCHEMA = 1
+
+
+def variable_name(probe: str, quantity: str) -> str:
+    """``<probe>_<quantity>`` with ``-`` replaced by ``_`` (valid Python identifiers)."""
+    return f"{probe}_{quantity}".replace("-", "_")
+
+
+def to_dataarray(output: ProbeOutput, probe: str) -> xr.DataArray:
+    """Label one probe output.
+
+    Raises:
+        TlkitError: when the declared dims do not match the values' shape.
+    """
+    values = np.asarray(output.values)
+    if values.ndim != len(output.dims):
+        raise TlkitError(
+            f"probe {probe!r} returned values of shape {values.shape} but declared dims "
+            f"{output.dims}"
+        )
+    coords = {k: list(v) for k, v in output.coords.items() if k in output.dims}
+    da = xr.DataArray(values, dims=output.dims, coords=coords)
+    da.attrs.update(units=output.units, long_name=output.long_name or probe, probe=probe)
+    return da
+
+
+def run_coords(run: Run) -> dict[str, Any]:
+    """The run-level coordinate values of a run."""
+    trainer = run.config.trainer.name if run.config.trainer else ""
+    return {
+        dims.ARCH: run.config.arch.name,
+        dims.TRAINER: trainer,
+        dims.D: int(run.target.d),
+        dims.N_TRAIN: int(run.config.n_train),
+        dims.SEED: int(run.config.seed),
+    }
+
+
+def label_run(
+    run: Run,
+    outputs: Mapping[str, Mapping[str, ProbeOutput]],
+    *,
+    skipped: Mapping[str, str] | None = None,
+    versions: Mapping[str, str] | None = None,
+) -> xr.Dataset:
+    """Build the labelled dataset of one run.
+
+    Args:
+        run: the run (its config, target and fit report label the data).
+        outputs: ``{probe name: {quantity: ProbeOutput}}``.
+        skipped: probes that did not apply or failed, with the reason.
+        versions: distribution versions to record.
+
+    Returns:
+        A dataset following the tlkit results schema.
+    """
+    variables: dict[str, xr.DataArray] = {}
+    for probe, quantities in outputs.items():
+        for quantity, output in quantities.items():
+            variables[variable_name(probe, quantity)] = to_dataarray(output, probe)
+    for stage in run.fit.stages:
+        for name, curve in stage.curves.items():
+            variables[variable_name("fit", name)] = to_dataarray(curve, f"fit:{stage.stage}")
+    variables["fit_status"] = xr.DataArray(np.array(run.fit.status, dtype=object))
+    variables["fit_status"].attrs.update(long_name="training status (ok or failed)")
+    variables["fit_reason"] = xr.DataArray(np.array(run.fit.reason or "", dtype=object))
+    variables["fit_reason"].attrs.update(long_name="why training failed (empty if ok)")
+    ds = xr.Dataset(variables)
+    coords = run_coords(run)
+    ds = ds.expand_dims({name: [value] for name, value in coords.items()})
+    # expand_dims puts new dims first in the order given; keep RUN_DIMS order.
+    ds = ds.transpose(*dims.RUN_DIMS, ...)
+    ds.attrs.update(
+        tlkit_results_schema=RESULTS_SCHEMA,
+        target=run.config.target.name,
+        config=run.config.to_json(),
+        components=json.dumps(run.component_params, sort_keys=True, default=str),
+        fit_choices=json.dumps(run.fit.choices, sort_keys=True, default=str),
+        skipped_probes=json.dumps(dict(skipped or {}), sort_keys=True),
+        versions=json.dumps(dict(versions or {}), sort_keys=True),
+    )
+    return ds
+
+
+def combine(datasets: Sequence[xr.Dataset]) -> xr.Dataset:
+    """Combine per-run datasets into one grid over the run-level dimensions.
+
+    Attributes that differ between runs (each run's config) are dropped; the
+    per-run configs remain available in the runs' own files.
+    """
+    if not datasets:
+        raise TlkitError("no results to combine")
+    combined = xr.combine_by_coords(list(datasets), combine_attrs="drop_conflicts")
+    assert isinstance(combined, xr.Dataset)
+    return combined
+
+
+def save_dataset(ds: xr.Dataset, path: str | Path) -> Path:
+    """Write ``ds`` as netCDF (h5netcdf engine) atomically."""
+    path = Path(path)
+    with atomic_file(path) as tmp:
+        ds.to_netcdf(tmp, engine="h5netcdf")
+    return path
+
+
+def open_results(path: str | Path) -> xr.Dataset:
+    """Load a results file fully into memory (and close it).
+
+    Raises:
+        TlkitError: when the file is missing or is not a netCDF results file.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise TlkitError(f"results file not found: {path}")
+    try:
+        with xr.open_dataset(path, engine="h5netcdf") as ds:
+            return ds.load()
+    except (OSError, ValueError) as exc:
+        raise TlkitError(f"cannot read results file {path}: {exc}") from None
+
+
+@xr.register_dataset_accessor("tlkit")
+class TlkitAccessor:
+    """``ds.tlkit``: what is specific to tlkit results (never re-implements xarray)."""
+
+    def __init__(self, ds: xr.Dataset) -> None:
+        self._ds = ds
+
+    @property
+    def config(self) -> dict[str, Any]:
+        """The run configuration (single-run datasets)."""
+        raw = self._ds.attrs.get("config")
+        if raw is None:
+            raise TlkitError("this dataset has no single config (combined from several runs?)")
+        return json.loads(raw)  # type: ignore[no-any-return]
+
+    @property
+    def versions(self) -> dict[str, str]:
+        """Versions of tlkit, jax, flax and the plugins that produced the data."""
+        return json.loads(self._ds.attrs.get("versions", "{}"))  # type: ignore[no-any-return]
+
+    def metrics(self) -> list[str]:
+        """Names of probe variables (everything but ``fit_*``)."""
+        return [str(v) for v in self._ds.data_vars if not str(v).startswith("fit_")]
+
+    def seed_summary(self, variable: str) -> xr.Dataset:
+        """Median, min and max of a variable over seeds (the paper's plot style)."""
+        da = self._ds[variable]
+        if dims.SEED not in da.dims:
+            raise TlkitError(f"{variable!r} has no {dims.SEED!r} dimension")
+        return xr.Dataset(
+            {
+                "median": da.median(dims.SEED),
+                "min": da.min(dims.SEED),
+                "max": da.max(dims.SEED),
+            }
+        )
+
+    def table(
+        self, variables: Iterable[str], index: str = dims.N_TRAIN, columns: str = dims.ARCH
+    ) -> pd.DataFrame:
+        """Median over seeds of each variable, as a table ``index`` x (variable, column).
+
+        Dimensions other than ``index``, ``columns`` and ``seed`` must have length 1.
+        """
+        import pandas as pd
+
+        frames = {}
+        for var in variables:
+            if var not in self._ds:
+                continue
+            da = self._ds[var]
+            if dims.SEED in da.dims:
+                da = da.median(dims.SEED, skipna=True)
+            extra = [d for d in da.dims if d not in (index, columns)]
+            for d in extra:
+                if da.sizes[d] != 1:
+                    raise TlkitError(f"cannot tabulate {var!r}: dimension {d!r} has length > 1")
+            da = da.squeeze(extra, drop=True) if extra else da
+            order = [d for d in (index, columns) if d in da.dims]
+            frames[var] = da.transpose(*order).to_pandas()
+        return pd.concat(frames, axis=1) if frames else pd.DataFrame()
