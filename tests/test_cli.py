@@ -1,0 +1,117 @@
+"""The CLI over the fake plugin (CliRunner); real entry points are in test_end_to_end.py."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from tlkit.cli import cli
+
+
+@pytest.fixture
+def invoke(host):
+    runner = CliRunner()
+
+    def _invoke(*args):
+        return runner.invoke(cli, list(args), obj=host, catch_exceptions=False)
+
+    return _invoke
+
+
+TRAIN = ("train", "--target", "linear", "--arch", "linear-net", "--n-train", "64",
+         "--n-val", "16", "--n-test", "64")
+
+
+def test_plugins_json(invoke):
+    result = invoke("plugins", "--json")
+    assert result.exit_code == 0
+    (fake,) = json.loads(result.output)
+    assert fake["name"] == "fake" and fake["error"] is None
+    assert fake["components"]["target"] == ["linear"]
+    assert set(fake) >= {"name", "version", "components", "error"}
+
+
+def test_plugins_table(invoke):
+    result = invoke("plugins")
+    assert result.exit_code == 0 and "linear-net" in result.output
+
+
+def test_describe(invoke):
+    result = invoke("describe", "target", "linear")
+    assert result.exit_code == 0
+    assert "-p d=<int>   (default 4)" in result.output
+    assert "seed" not in result.output.split("\n", 2)[2]
+
+
+def test_train_then_analyze_same_metrics(invoke, tmp_path):
+    out = tmp_path / "run"
+    result = invoke(*TRAIN, "-p", "noise_std=0.2", "--seed", "2", "--out", str(out))
+    assert result.exit_code == 0, result.output
+    trained = [l for l in result.output.splitlines() if l.strip().startswith("mse_mse")]
+    result = invoke("analyze", str(out))
+    assert result.exit_code == 0, result.output
+    analyzed = [l for l in result.output.splitlines() if l.strip().startswith("mse_mse")]
+    assert trained == analyzed and trained
+
+
+def test_train_from_config_file(invoke, tmp_path):
+    cfg = tmp_path / "run.toml"
+    cfg.write_text('n_train = 32\nn_val = 8\nn_test = 32\n[target]\nname = "linear"\n'
+                   '[target.params]\nd = 3\n[arch]\nname = "linear-net"\n')
+    result = invoke("train", "--config", str(cfg), "--out", str(tmp_path / "r"))
+    assert result.exit_code == 0, result.output
+    manifest = json.loads((tmp_path / "r" / "manifest.json").read_text())
+    assert manifest["config"]["target"]["params"]["d"] == 3
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (("--target", "nope"), "unknown target 'nope'; available: linear"),
+        (("-p", "d=abc"), "parameter 'd' of target 'linear' expects int, got 'abc'"),
+        (("-p", "d=0"), "target 'linear': d must be >= 1, got 0"),
+        (("-p", "zzz=1"), "unknown parameter 'zzz'; valid: target 'linear': d, noise_std; "
+                            "architecture 'linear-net': scale; trainer 'lstsq': blow_up, ridge"),
+        (("--n-train", "-5"), "n_train must be positive, got -5"),
+        (("--probe", "nope"), "unknown probe 'nope'; available: mse, never"),
+    ],
+)
+def test_bad_input_exit_2_one_line(invoke, tmp_path, extra, message):
+    out = tmp_path / "run"
+    result = invoke(*TRAIN, *extra, "--out", str(out))
+    assert result.exit_code == 2
+    assert result.output.strip().splitlines() == [f"error: {message}"]
+    assert not out.exists() and list(tmp_path.iterdir()) == []
+
+
+def test_unwritable_output(invoke, tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    result = invoke(*TRAIN, "--out", str(blocker / "run"))
+    assert result.exit_code == 2 and result.output.startswith("error: cannot create directory")
+
+
+def test_existing_run_not_clobbered(invoke, tmp_path):
+    out = tmp_path / "run"
+    assert invoke(*TRAIN, "--out", str(out)).exit_code == 0
+    result = invoke(*TRAIN, "--seed", "5", "--out", str(out))
+    assert result.exit_code == 2 and "already exists" in result.output
+
+
+@pytest.mark.parametrize("damage", ["missing", "truncated", "newer"])
+def test_analyze_bad_run_dir(invoke, tmp_path, damage):
+    out = tmp_path / "run"
+    assert invoke(*TRAIN, "--out", str(out)).exit_code == 0
+    manifest = out / "manifest.json"
+    if damage == "missing":
+        out = tmp_path / "elsewhere"
+    elif damage == "truncated":
+        manifest.write_text(manifest.read_text()[:40])
+    else:
+        manifest.write_text(manifest.read_text().replace('"schema_version": 1', '"schema_version": 7'))
+    before = sorted(p.name for p in tmp_path.rglob("*"))
+    result = invoke("analyze", str(out))
+    assert result.exit_code == 2 and len(result.output.strip().splitlines()) == 1
+    assert sorted(p.name for p in tmp_path.rglob("*")) == before

@@ -1,0 +1,191 @@
+"""The installed `tlkit` command with the first-party plugins, through entry points."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from test_plugins import BROKEN_IMPORT, make_distribution
+
+SMALL_RUN = (
+    "--target", "quadratic-feature", "--arch", "three-layer", "-p", "d=8", "-p", "m1=64",
+    "-p", "m2=128", "--n-train", "512", "--n-val", "256", "--n-test", "512",
+)
+
+
+def tlkit(*args, env=None, check=True):
+    full_env = {**os.environ, **(env or {})}
+    full_env.pop("TLKIT_LOAD_PLUGINS", None)
+    result = subprocess.run(
+        [sys.executable, "-m", "tlkit.cli", *map(str, args)],
+        capture_output=True, text=True, env=full_env, timeout=600,
+    )
+    if check and result.returncode != 0:
+        raise AssertionError(f"tlkit {' '.join(map(str, args))} failed:\n{result.stderr}")
+    return result
+
+
+def metric_lines(output):
+    return sorted(l.strip() for l in output.splitlines() if l.startswith("  ") and "_" in l)
+
+
+def test_first_party_plugins_load():
+    plugins = {p["name"]: p for p in json.loads(tlkit("plugins", "--json").stdout)}
+    assert {"targets", "nets", "probes"} <= set(plugins)
+    for name in ("targets", "nets", "probes"):
+        assert plugins[name]["error"] is None, plugins[name]
+    assert "quadratic-feature" in plugins["targets"]["components"]["target"]
+    assert "three-layer" in plugins["nets"]["components"]["architecture"]
+    assert "test" in plugins["probes"]["components"]["probe"]
+
+
+def test_train_then_analyze_gives_the_same_metrics(tmp_path):
+    out = tmp_path / "run"
+    trained = tlkit("train", *SMALL_RUN, "--out", out)
+    analyzed = tlkit("analyze", out)
+    assert metric_lines(trained.stdout) == metric_lines(analyzed.stdout)
+    assert any("test_normalized_mse" in l for l in metric_lines(trained.stdout))
+    assert (out / "results.nc").is_file()
+
+
+def test_broken_plugin_is_reported_and_everything_else_works(tmp_path):
+    site = tmp_path / "site"
+    site.mkdir()
+    make_distribution(site, "broken-plugin", "broken_plugin_mod", BROKEN_IMPORT, "broken")
+    env = {"PYTHONPATH": os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")])}
+    plugins = {p["name"]: p for p in json.loads(tlkit("plugins", "--json", env=env).stdout)}
+    assert plugins["broken"]["error"] == "RuntimeError: this plugin is broken on purpose"
+    assert plugins["targets"]["error"] is None
+    tlkit("train", *SMALL_RUN, "--out", tmp_path / "run", env=env)
+    strict = tlkit("plugins", env={**env, "TLKIT_STRICT_PLUGINS": "1"}, check=False)
+    assert strict.returncode == 2
+    assert strict.stderr.strip() == (
+        "error: plugin 'broken' failed to load: RuntimeError: this plugin is broken on purpose"
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("--target", "nope"), "error: unknown target 'nope'; available: "),
+        (("-p", "d=-3"), "error: target 'quadratic-feature': "),
+        (("-p", "d=x"), "error: parameter 'd' of target 'quadratic-feature' expects int"),
+        (("--n-train", "0"), "error: n_train must be positive, got 0"),
+    ],
+)
+def test_bad_input_one_line_exit_2(tmp_path, args, message):
+    base = list(SMALL_RUN)
+    result = tlkit("train", *base, *args, "--out", tmp_path / "run", check=False)
+    assert result.returncode == 2, result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and result.stderr.startswith(message)
+    assert "Traceback" not in result.stderr and not (tmp_path / "run").exists()
+
+
+THIRD_PARTY_PYPROJECT = """
+[build-system]
+requires = ["setuptools>=61"]
+build-backend = "setuptools.build_meta"
+
+[project]
+name = "tlkit-test-cosine"
+version = "0.0.1"
+dependencies = []
+
+[project.entry-points.tlkit]
+cosine = "tlkit_test_cosine"
+"""
+
+THIRD_PARTY_MODULE = '''
+"""A third-party target: y = cos(beta . x), x ~ N(0, I_d)."""
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+import tlkit
+from tlkit.types import DegreeEnergy
+
+
+class Cosine:
+    def __init__(self, *, d: int = 8, seed: int = 0):
+        self.d = d
+        self.params = {"d": d, "seed": seed}
+        beta = np.random.default_rng(seed).standard_normal(d)
+        self.beta = beta / np.linalg.norm(beta)
+
+    def sample(self, key, n, dtype=jnp.float32):
+        X = jax.random.normal(key, (n, self.d), dtype=dtype)
+        return X, self.function(X)
+
+    def feature(self, X):
+        return X @ jnp.asarray(self.beta, X.dtype)
+
+    def link(self, z):
+        return jnp.cos(z)
+
+    def function(self, X):
+        return self.link(self.feature(X))
+
+    def metadata(self):
+        return {"input_distribution": "gaussian", "d": self.d, "feature_degree": 1}
+
+    def degree_energy(self, max_degree=6):
+        # cos(z) = e^{-1/2} sum_k (-1)^k He_{2k}(z) / (2k)!  => energy of degree 2k: e^{-1} / (2k)!
+        from math import exp, factorial
+        energy = np.array([exp(-1) / factorial(k) if k % 2 == 0 else 0.0 for k in range(max_degree + 1)])
+        var = 0.5 * (1 + exp(-2)) - exp(-1)
+        return DegreeEnergy(energy, None, "exact", var)
+
+
+@tlkit.hookimpl
+def tlkit_register_targets(register):
+    register("cosine", Cosine, description="cos(beta . x)")
+'''
+
+
+@pytest.fixture
+def third_party_plugin(tmp_path):
+    pkg = tmp_path / "tlkit-test-cosine"
+    pkg.mkdir()
+    (pkg / "pyproject.toml").write_text(THIRD_PARTY_PYPROJECT)
+    (pkg / "tlkit_test_cosine.py").write_text(textwrap.dedent(THIRD_PARTY_MODULE))
+    pip = [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation"]
+    subprocess.run([*pip, str(pkg)], check=True, capture_output=True)
+    yield pkg
+    subprocess.run([sys.executable, "-m", "pip", "uninstall", "-q", "-y", "tlkit-test-cosine"],
+                   check=True, capture_output=True)
+
+
+def test_third_party_target_plugin_trains_and_analyzes(third_party_plugin, tmp_path):
+    plugins = {p["name"]: p for p in json.loads(tlkit("plugins", "--json").stdout)}
+    assert plugins["cosine"]["components"]["target"] == ["cosine"]
+    assert plugins["cosine"]["version"] == "0.0.1"
+    out = tmp_path / "run"
+    args = ("--target", "cosine", "--arch", "three-layer", "-p", "d=6", "-p", "m1=32",
+            "-p", "m2=64", "--n-train", "256", "--n-val", "128", "--n-test", "256")
+    trained = tlkit("train", *args, "--out", out)
+    analyzed = tlkit("analyze", out)
+    assert metric_lines(trained.stdout) == metric_lines(analyzed.stdout)
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["components"]["target"]["plugin"] == "cosine"
+    assert manifest["versions"]["tlkit-test-cosine"] == "0.0.1"
+
+
+def test_demo_small(tmp_path):
+    out = tmp_path / "demo"
+    result = tlkit("demo", "--small", "--quiet", "--out", out)
+    assert (out / "results.nc").is_file() and (out / "demo.png").is_file()
+    assert "median over seeds" in result.stdout
+    import xarray as xr
+
+    with xr.open_dataset(out / "results.nc", engine="h5netcdf") as ds:
+        assert set(ds["arch"].values) == {"two-layer", "three-layer"}
+        assert ds.sizes["seed"] == 2
+    # rerun resumes from the finished cells instead of training again
+    again = tlkit("demo", "--small", "--quiet", "--out", out)
+    assert "0 failed" in again.stdout
