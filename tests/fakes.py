@@ -63,6 +63,8 @@ class LinearNet(nnx.Module):
         self.w = nnx.Param(jnp.zeros((d,), dtype))
         self.c = nnx.Param(jnp.zeros((), dtype))
         self.fixed = nnx.Variable(scale * jax.random.normal(key, (d,), dtype))
+        # zero-size state (e.g. an unused support set) must survive a save/load
+        self.empty = nnx.Variable(jnp.zeros((0, d), dtype))
 
     def __call__(self, X):
         return X @ self.w[...] + self.c[...]

@@ -154,7 +154,7 @@ def third_party_plugin(tmp_path):
     pkg.mkdir()
     (pkg / "pyproject.toml").write_text(THIRD_PARTY_PYPROJECT)
     (pkg / "tlkit_test_cosine.py").write_text(textwrap.dedent(THIRD_PARTY_MODULE))
-    pip = [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation"]
+    pip = [sys.executable, "-m", "pip", "install", "-q", "--no-deps"]
     subprocess.run([*pip, str(pkg)], check=True, capture_output=True)
     yield pkg
     subprocess.run([sys.executable, "-m", "pip", "uninstall", "-q", "-y", "tlkit-test-cosine"],

@@ -40,6 +40,7 @@ def test_saved_run_reanalyzed_bitwise(host, tmp_path):
     loaded = tlkit.load_run(tmp_path / "r", host=host)
     np.testing.assert_array_equal(np.asarray(loaded.model.w[...]), np.asarray(run.model.w[...]))
     np.testing.assert_array_equal(np.asarray(loaded.model.fixed[...]), np.asarray(run.model.fixed[...]))
+    assert loaded.model.empty[...].shape == (0, 4) and loaded.model.empty[...].dtype == np.float32
     ds = tlkit.analyze(tmp_path / "r", host=host)
     stored = xr.open_dataset(tmp_path / "r" / "results.nc", engine="h5netcdf").load()
     assert ds["mse_mse"].item() == run.results["mse_mse"].item() == stored["mse_mse"].item()

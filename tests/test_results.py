@@ -49,3 +49,19 @@ def test_open_results_errors(tmp_path):
     bad.write_text("not netcdf")
     with pytest.raises(TlkitError, match="cannot read results file"):
         results.open_results(bad)
+
+
+def test_collapse_keeps_the_one_present_value(host):
+    a = tlkit.train(fake_config(), host=host).results
+    b = tlkit.train(fake_config(arch={"name": "linear-net", "params": {"scale": 2.0}},
+                                trainer={"name": "lstsq", "params": {"ridge": 0.0}}), host=host).results
+    b = b.assign_coords(arch=["other-net"], trainer=["other-trainer"])
+    grid = results.combine([a, b])
+    assert grid.sizes["trainer"] == 2 and int(grid["mse_mse"].notnull().sum()) == 2
+    flat = grid.tlkit.collapse("trainer")
+    assert "trainer" not in flat.dims
+    np.testing.assert_array_equal(flat["mse_mse"].sel(arch="other-net").values.ravel(),
+                                  b["mse_mse"].values.ravel())
+    assert list(flat["fit_status"].values.ravel()) == ["ok", "ok"]
+    with pytest.raises(TlkitError, match="cannot collapse 'seed'"):
+        results.combine([a, a.assign_coords(seed=[9])]).expand_dims(x=[0]).tlkit.collapse("seed")

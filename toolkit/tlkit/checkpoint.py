@@ -66,6 +66,55 @@ def _file_hashes(root: Path) -> dict[str, str]:
     }
 
 
+def split_empty(state: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Separate zero-size arrays, which orbax refuses to save, from the rest.
+
+    Returns:
+        The state without them, and a JSON-ready list of ``{"path", "shape",
+        "dtype"}`` records from which :func:`restore_empty` puts them back.
+    """
+    empty: list[dict[str, Any]] = []
+
+    def walk(node: Any, path: tuple[str, ...]) -> Any:
+        if isinstance(node, dict):
+            out = {}
+            for key, value in node.items():
+                kept = walk(value, (*path, str(key)))
+                if kept is not _DROP:
+                    out[key] = kept
+            return out
+        shape = getattr(node, "shape", None)
+        if shape is not None and int(np.prod(shape)) == 0:
+            empty.append({"path": list(path), "shape": list(shape), "dtype": str(node.dtype)})
+            return _DROP
+        return node
+
+    return walk(state, ()), empty
+
+
+_DROP = object()
+
+
+def restore_empty(state: dict[str, Any], empty: list[dict[str, Any]]) -> dict[str, Any]:
+    """Put the zero-size arrays recorded by :func:`split_empty` back into ``state``."""
+    import jax.numpy as jnp
+
+    for record in empty:
+        node = state
+        *parents, leaf = record["path"]
+        for key in parents:
+            node = node.setdefault(_key(node, key), {})
+        node[_key(node, leaf)] = jnp.zeros(tuple(record["shape"]), dtype=record["dtype"])
+    return state
+
+
+def _key(node: dict[Any, Any], key: str) -> Any:
+    # orbax restores integer keys (nnx list indices) as strings or ints; match either.
+    if key in node:
+        return key
+    return int(key) if key.isdigit() and int(key) in node else key
+
+
 def save_state(directory: Path, state: dict[str, Any]) -> dict[str, str]:
     """Save a pure dict of arrays under ``directory/state``; return file hashes."""
     import orbax.checkpoint as ocp
@@ -160,4 +209,4 @@ def load_state(path: str | Path, manifest: dict[str, Any]) -> dict[str, Any]:
     except Exception as exc:  # orbax raises many types; all mean "unreadable"
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise RunDirectoryError(f"cannot read network state in {path}: {first}") from None
-    return dict(restored)
+    return restore_empty(dict(restored), manifest.get("empty_arrays", []))

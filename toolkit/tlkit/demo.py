@@ -124,7 +124,8 @@ def run_demo(
     elapsed = time.perf_counter() - start
     if not datasets:
         raise RuntimeError(f"every demo cell failed: {failures}")
-    combined = results.combine(datasets)
+    # each architecture has its own trainer: keep one "arch" axis for table and plot
+    combined = results.combine(datasets).tlkit.collapse("trainer")
     combined.attrs["demo_config"] = json.dumps(config)
     results.save_dataset(combined, out / "results.nc")
     fig = plot_metrics(
@@ -142,7 +143,7 @@ def run_demo(
 
 
 def _print_table(ds: Any, echo: Callable[[str], None]) -> None:
-    table = ds.squeeze([d for d in ("trainer", "d") if d in ds.dims and ds.sizes[d] == 1], drop=True)
+    table = ds.squeeze([d for d in ("trainer", "d") if d in ds.dims and ds.sizes[d] == 1])
     frame = table.tlkit.table([m for m in METRICS if m in table])
     echo("\nmedian over seeds (rows: n_train; columns: metric / architecture)")
     echo(frame.to_string(float_format=lambda v: f"{v:.4f}"))

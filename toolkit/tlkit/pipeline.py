@@ -278,8 +278,9 @@ def save_run(
 
     host = host or get_host()
     path = Path(path)
-    state = nnx.to_pure_dict(nnx.state(run.model))
+    state, empty = checkpoint.split_empty(nnx.to_pure_dict(nnx.state(run.model)))
     manifest = manifest_for(run, host)
+    manifest["empty_arrays"] = empty
     with atomic_directory(path, replace=force) as tmp:
         manifest["state_files"] = checkpoint.save_state(tmp, state)
         if results_ds is not None:

@@ -5,7 +5,7 @@ Matplotlib runs headless (Agg); functions return the figure and can save it.
 
 from __future__ import annotations
 
-import math
+import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -57,6 +57,15 @@ def plot_metrics(
         hues = da[hue].values if hue in da.dims else [None]
         for value in hues:
             line = da.sel({hue: value}) if value is not None else da
+            for other in [d for d in line.dims if d not in (x, dims.SEED)]:
+                # e.g. a trainer axis on which each architecture has one trainer
+                line = line.dropna(other, how="all")
+                if line.sizes[other] != 1:
+                    raise TlkitError(
+                        f"cannot plot {metric!r}: dimension {other!r} has several values; "
+                        "select one first (or use it as hue)"
+                    )
+                line = line.squeeze(other, drop=True)
             xs = np.asarray(line[x].values, dtype=float)
             if dims.SEED in line.dims:
                 med = line.median(dims.SEED, skipna=True).values
@@ -73,8 +82,9 @@ def plot_metrics(
         if metric.endswith(_LOG_SUFFIXES):
             ax.set_yscale("log")
         ax.set_xlabel(x)
-        ax.set_ylabel(str(ds[metric].attrs.get("long_name", metric)))
-        ax.set_title(metric)
+        ax.set_ylabel(metric)
+        long_name = str(ds[metric].attrs.get("long_name", ""))
+        ax.set_title(textwrap.fill(long_name, 48) if long_name else metric, fontsize=9)
         ax.grid(True, alpha=0.3)
         if len(hues) > 1 or hues[0] is not None:
             ax.legend(title=hue)
@@ -82,6 +92,109 @@ def plot_metrics(
         fig.suptitle(title)
     fig.tight_layout()
     return fig
+
+
+def plot_grid(
+    ds: xr.Dataset,
+    metrics: Sequence[str],
+    *,
+    x: str = dims.N_TRAIN,
+    hue: str | None = dims.ARCH,
+    col: str | None = None,
+    title: str | None = None,
+) -> Any:
+    """Panels metric (rows) x ``col`` value (columns); median line and min–max band.
+
+    Unlike :func:`plot_metrics` this accepts any sweep grid: every dimension other
+    than ``x``, ``hue``, ``col`` and ``seed`` that has several values gives
+    separate lines (labelled ``dim=value``), and combinations without data (e.g.
+    an architecture paired with a trainer no variant used) are left out.
+
+    Args:
+        ds: a combined results dataset.
+        metrics: variables to plot, one row each.
+        x: the x dimension (``n_train`` is drawn on a log2 axis).
+        hue: one colour per value of this dimension (``None``: no hue).
+        col: one column of panels per value of this dimension (``None``: one column).
+        title: figure title.
+
+    Returns:
+        The matplotlib figure.
+
+    Raises:
+        TlkitError: unknown metric or dimension.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    missing = [m for m in metrics if m not in ds]
+    if missing or not metrics:
+        names = ", ".join(ds.tlkit.metrics()) or "none"
+        raise TlkitError(f"unknown metric {(missing or [''])[0]!r}; available: {names}")
+    for role, dim in (("--x", x), ("--hue", hue), ("--col", col)):
+        if dim is not None and dim not in ds.dims:
+            raise TlkitError(
+                f"{role} {dim!r} is not a dimension; available: {', '.join(map(str, ds.dims))}"
+            )
+    cols = list(ds[col].values) if col is not None else [None]
+    fig, axes = plt.subplots(len(metrics), len(cols), figsize=(4.8 * len(cols), 3.8 * len(metrics)),
+                             squeeze=False)
+    colors: dict[Any, Any] = {}
+    for r, metric in enumerate(metrics):
+        for c, col_value in enumerate(cols):
+            ax = axes[r][c]
+            da = ds[metric]
+            if col is not None and col in da.dims:
+                da = da.sel({col: col_value})
+            if x not in da.dims:
+                raise TlkitError(f"metric {metric!r} has no {x!r} dimension")
+            other = [str(d) for d in da.dims if d not in (x, hue, dims.SEED)]
+            if any(da.sizes[d] > 1 for d in other if d in dims.PROBE_DIMS):
+                raise TlkitError(f"metric {metric!r} is not a scalar per run (dims {da.dims})")
+            hues = list(da[hue].values) if hue is not None and hue in da.dims else [None]
+            for hue_value in hues:
+                line_da = da.sel({hue: hue_value}) if hue_value is not None else da
+                _draw_lines(ax, line_da, x, hue_value, other, colors)
+            if x == dims.N_TRAIN:
+                ax.set_xscale("log", base=2)
+            if metric.endswith(_LOG_SUFFIXES):
+                ax.set_yscale("log")
+            ax.set_xlabel(x)
+            ax.set_ylabel(str(ds[metric].attrs.get("long_name", metric)))
+            ax.set_title(metric if col is None else f"{metric}, {col} = {col_value}")
+            ax.grid(True, alpha=0.3)
+            if ax.get_legend_handles_labels()[0]:
+                ax.legend(title=hue, fontsize="small")
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def _draw_lines(ax: Any, da: xr.DataArray, x: str, hue_value: Any, other: list[str],
+                colors: dict[Any, Any]) -> None:
+    other = [d for d in other if d in da.dims]
+    stacked = da.stack(_line=other) if other else da.expand_dims(_line=[0])
+    for i in range(stacked.sizes["_line"]):
+        line = stacked.isel(_line=i)
+        values = np.asarray(line.transpose(x, ...).values, dtype=float)
+        values = values.reshape(values.shape[0], -1)  # (n_x, n_seed)
+        if not np.isfinite(values).any():
+            continue  # a combination the sweep never ran
+        med = np.array([np.nanmedian(v) if np.isfinite(v).any() else np.nan for v in values])
+        lo = np.array([np.nanmin(v) if np.isfinite(v).any() else np.nan for v in values])
+        hi = np.array([np.nanmax(v) if np.isfinite(v).any() else np.nan for v in values])
+        parts = [] if hue_value is None else [str(hue_value)]
+        parts += [f"{d}={line[d].item()}" for d in other if da.sizes[d] > 1]
+        label = ", ".join(parts) or None
+        key = hue_value if hue_value is not None else label
+        xs = np.asarray(line[x].values, dtype=float)
+        kwargs = {"color": colors[key]} if key in colors and len(parts) <= 1 else {}
+        (handle,) = ax.plot(xs, med, marker="o", label=label, **kwargs)
+        colors.setdefault(key, handle.get_color())
+        ax.fill_between(xs, lo, hi, alpha=0.2, color=handle.get_color())
 
 
 def save_figure(fig: Any, path: str | Path) -> Path:
@@ -92,6 +205,3 @@ def save_figure(fig: Any, path: str | Path) -> Path:
         fig.savefig(tmp, format=fmt, dpi=120)
     return path
 
-
-def _finite(values: np.ndarray) -> bool:
-    return bool(np.any(np.isfinite(values))) and not math.isnan(float(np.nanmax(values)))

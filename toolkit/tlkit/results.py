@@ -125,7 +125,12 @@ def combine(datasets: Sequence[xr.Dataset]) -> xr.Dataset:
     """
     if not datasets:
         raise TlkitError("no results to combine")
-    combined = xr.combine_by_coords(list(datasets), combine_attrs="drop_conflicts")
+    # Outer join: runs may carry curves on different grids (e.g. step sizes); the
+    # union is kept and missing entries are NaN. Explicit, so xarray's changing
+    # defaults do not change tlkit's results.
+    combined = xr.combine_by_coords(
+        list(datasets), join="outer", compat="no_conflicts", combine_attrs="drop_conflicts"
+    )
     assert isinstance(combined, xr.Dataset)
     return combined
 
@@ -177,6 +182,40 @@ class TlkitAccessor:
     def metrics(self) -> list[str]:
         """Names of probe variables (everything but ``fit_*``)."""
         return [str(v) for v in self._ds.data_vars if not str(v).startswith("fit_")]
+
+    def collapse(self, dim: str) -> xr.Dataset:
+        """Remove a dimension along which each entry has at most one present value.
+
+        Combining runs where each architecture has its own trainer gives an
+        ``arch`` x ``trainer`` grid that is mostly missing; ``collapse("trainer")``
+        keeps the one present value per architecture.
+
+        Raises:
+            TlkitError: when some entry has several present values along ``dim``.
+        """
+        if dim not in self._ds.dims:
+            return self._ds
+        import pandas as pd
+
+        out = {}
+        for name, da in self._ds.data_vars.items():
+            if dim not in da.dims:
+                out[name] = da
+                continue
+            present = xr.apply_ufunc(lambda v: ~pd.isnull(v), da, dask="allowed")
+            if int(present.sum(dim).max()) > 1:
+                raise TlkitError(f"cannot collapse {dim!r}: {name!r} has several values along it")
+            axis = da.get_axis_num(dim)
+            values = np.moveaxis(da.values, axis, -1)
+            mask = np.moveaxis(present.values, axis, -1)
+            index = np.argmax(mask, axis=-1)[..., None]
+            picked = np.take_along_axis(values, index, axis=-1)[..., 0]
+            out[name] = xr.DataArray(
+                picked, dims=[d for d in da.dims if d != dim],
+                coords={k: v for k, v in da.coords.items() if dim not in v.dims and k != dim},
+                attrs=da.attrs,
+            )
+        return xr.Dataset(out, attrs=self._ds.attrs)
 
     def seed_summary(self, variable: str) -> xr.Dataset:
         """Median, min and max of a variable over seeds (the paper's plot style)."""
