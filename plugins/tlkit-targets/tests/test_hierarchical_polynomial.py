@@ -1,0 +1,72 @@
+"""hierarchical-polynomial: exact moments and energies against tensor Gauss-Hermite quadrature."""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from numpy.polynomial import hermite_e
+from tlkit.errors import ParameterError
+from tlkit_targets.hierarchical import HierarchicalPolynomial
+
+
+def h(k: int, x: np.ndarray) -> np.ndarray:
+    return hermite_e.hermeval(x, np.eye(k + 1)[k]) / math.sqrt(math.factorial(k))
+
+
+def tensor_energies(t: HierarchicalPolynomial, max_degree: int) -> tuple[np.ndarray, float]:
+    """Exact energies for d = 2 by 2-D Gauss-Hermite quadrature of every coefficient."""
+    x, w = hermite_e.hermegauss(40)
+    w = w / w.sum()
+    X1, X2 = np.meshgrid(x, x, indexing="ij")
+    W = np.outer(w, w)
+    X = jnp.asarray(np.stack([X1.ravel(), X2.ravel()], axis=1))
+    f = np.asarray(t.function(X)).reshape(X1.shape)
+    energy = np.zeros(max_degree + 1)
+    for a, b in itertools.product(range(max_degree + 1), repeat=2):
+        if a + b <= max_degree:
+            energy[a + b] += np.sum(W * f * h(a, X1) * h(b, X2)) ** 2
+    mean = np.sum(W * f)
+    return energy, float(np.sum(W * f**2) - mean**2)
+
+
+@pytest.mark.parametrize(("k", "q"), [(3, 3), (2, 2), (1, 3), (2, 3)])
+def test_energies_match_tensor_quadrature(k: int, q: int) -> None:
+    t = HierarchicalPolynomial(d=2, k=k, q=q, signs="alternating")
+    ref, var = tensor_energies(t, 8)
+    e = t.degree_energy(8)
+    assert e.method == "exact"
+    np.testing.assert_allclose(e.energy, ref, atol=1e-9)
+    assert var == pytest.approx(1.0, abs=1e-9)  # the family normalizes exactly
+
+
+def test_feature_is_standardized_by_monte_carlo(rng: np.random.Generator) -> None:
+    t = HierarchicalPolynomial(d=8, k=3)
+    X = rng.standard_normal((200_000, 8))
+    p = np.asarray(t.feature(jnp.asarray(X)))
+    assert abs(p.mean()) < 6 * p.std() / math.sqrt(len(p))
+    c2 = p**2
+    assert abs(c2.mean() - 1) < 6 * c2.std() / math.sqrt(len(p))
+
+
+def test_signs_are_plus_minus_one() -> None:
+    t = HierarchicalPolynomial(d=10, signs="random", seed=2)
+    assert set(np.unique(t.lam)) <= {-1.0, 1.0}
+    np.testing.assert_array_equal(HierarchicalPolynomial(**t.params).lam, t.lam)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "pattern"),
+    [
+        ({"k": 0}, r"k must be an integer >= 1"),
+        ({"q": 0}, r"q must be an integer >= 1"),
+        ({"signs": "mixed"}, r"signs must be one of 'random', 'alternating', 'positive'"),
+        ({"noise_std": -0.5}, r"noise_std must be a finite number >= 0"),
+    ],
+)
+def test_bad_parameters(kwargs: dict, pattern: str) -> None:
+    with pytest.raises(ParameterError, match=pattern):
+        HierarchicalPolynomial(**kwargs)
