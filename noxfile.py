@@ -73,3 +73,12 @@ def bench(session: nox.Session) -> None:
     small = ["--small"] if "--small" in session.posargs else []
     for script in sorted((ROOT / "benchmarks").glob("bench_*.py")):
         session.run("python", str(script), *small)
+
+
+@nox.session
+def docs(session: nox.Session) -> None:
+    """Build the documentation site in strict mode (a warning fails the build)."""
+    session.install("-e", ".", *[arg for p in FIRST_PARTY for arg in ("-e", p)])
+    session.install(*extras("docs"))
+    session.env["NO_MKDOCS_2_WARNING"] = "1"
+    session.run("mkdocs", "build", "--strict", "--site-dir", "build/site")

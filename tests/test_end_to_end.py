@@ -189,3 +189,30 @@ def test_demo_small(tmp_path):
     # rerun resumes from the finished cells instead of training again
     again = tlkit("demo", "--small", "--quiet", "--out", out)
     assert "0 failed" in again.stdout
+
+
+@pytest.fixture
+def example_plugin():
+    """The finished tutorial plugin from docs/plugins/example-target, pip-installed."""
+    root = Path(__file__).resolve().parents[1] / "docs" / "plugins" / "example-target"
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", str(root)],
+                   check=True, capture_output=True)
+    yield root
+    subprocess.run([sys.executable, "-m", "pip", "uninstall", "-q", "-y", "tlkit-sparse-parity"],
+                   check=True, capture_output=True)
+
+
+def test_tutorial_plugin_installs_trains_and_analyzes(example_plugin, tmp_path):
+    plugins = {p["name"]: p for p in json.loads(tlkit("plugins", "--json").stdout)}
+    (entry,) = [p for p in plugins.values() if "sparse-parity" in p["components"].get("target", [])]
+    assert entry["error"] is None
+    out = tmp_path / "run"
+    args = ("--target", "sparse-parity", "--arch", "three-layer", "-p", "m1=32", "-p", "m2=64",
+            "--n-train", "256", "--n-val", "128", "--n-test", "256")
+    trained = tlkit("train", *args, "--out", out)
+    analyzed = tlkit("analyze", out)
+    assert metric_lines(trained.stdout) == metric_lines(analyzed.stdout)
+    tests = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                            str(example_plugin / "tests")], capture_output=True, text=True,
+                           cwd=example_plugin)
+    assert tests.returncode == 0, tests.stdout[-2000:]
