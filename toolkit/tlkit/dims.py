@@ -22,5 +22,8 @@ STEP_SIZE = "step_size"  #: stage-1 step size η1 (or slope s)
 COMPONENT = "component"  #: component of a vector-valued feature h*
 QUANTILE = "quantile"  #: quantile of a null distribution
 STEP = "step"  #: optimization step of an iterative trainer
+#: ridge parameter of a baseline (kept apart from ``ridge``, which trainers use
+#: for their own validation curves on a different grid)
+BASELINE_RIDGE = "baseline_ridge"
 
-PROBE_DIMS = (LAYER, LAYER_OTHER, DEGREE, RIDGE, STEP_SIZE, COMPONENT, QUANTILE, STEP)
+PROBE_DIMS = (LAYER, LAYER_OTHER, DEGREE, RIDGE, STEP_SIZE, COMPONENT, QUANTILE, STEP, BASELINE_RIDGE)

@@ -1,1 +1,1 @@
-"""tlkit-probes: Probes: test error, feature recovery, kernel alignment, kernel and low-degree baselines."""
+"""tlkit-probes: test error, feature recovery, kernel alignment, kernel and low-degree baselines."""

@@ -1,0 +1,139 @@
+"""Baselines against NumPy references and closed-form errors."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from probe_fakes import FakeNet, FakeTarget, make_run
+from tlkit.config import RunConfig
+from tlkit.errors import ParameterError
+from tlkit.run import Run
+from tlkit.testing import check_probe
+from tlkit.types import FitReport
+from tlkit_probes.baselines import hermite_features, kernel_ridge, poly_ridge, rf_ridge
+
+
+def run_with(n_train: int, n_val: int = 256, n_test: int = 1024, d: int = 4) -> Run:
+    target = FakeTarget(d=d)
+    config = RunConfig(
+        target="fake",
+        arch="fake",
+        n_train=n_train,
+        n_val=n_val,
+        n_test=n_test,
+        seed=5,
+        dtype="float64",
+    )
+    return Run(config=config, target=target, model=FakeNet(d, target.beta), fit=FitReport())
+
+
+def relu_nngp_numpy(X: np.ndarray, Y: np.ndarray) -> np.ndarray:
+    """Degree-1 arc-cosine kernel E[relu(v.x) relu(v.y)], v ~ N(0, I/d), written out."""
+    d = X.shape[1]
+    nx, ny = np.linalg.norm(X, axis=1), np.linalg.norm(Y, axis=1)
+    cos = np.clip(X @ Y.T / np.outer(nx, ny), -1, 1)
+    theta = np.arccos(cos)
+    return np.outer(nx, ny) / d * (np.sin(theta) + (np.pi - theta) * cos) / (2 * np.pi)
+
+
+@pytest.mark.parametrize("solver", ["cholesky", "eigh"])
+def test_kernel_ridge_matches_numpy_solve_along_the_path(solver) -> None:
+    run = run_with(300)
+    lams = [1e-4, 1e-2, 1.0]
+    out = check_probe(kernel_ridge(ridges=lams, activation="relu", block=128, solver=solver), run)
+    data = run.train_data()
+    X, y = np.asarray(data.X), np.asarray(data.y)
+    K = relu_nngp_numpy(X, X)
+    Kv = relu_nngp_numpy(np.asarray(data.X_val), X)
+    scale = np.mean(np.diag(K))
+    val = []
+    for lam in lams:
+        alpha = np.linalg.solve(K + 300 * lam * scale * np.eye(300), y - y.mean())
+        val.append(np.mean((y.mean() + Kv @ alpha - np.asarray(data.y_val)) ** 2))
+    np.testing.assert_allclose(out["val_mse"].values, val, rtol=1e-8)
+    best = lams[int(np.argmin(val))]
+    alpha = np.linalg.solve(K + 300 * best * scale * np.eye(300), y - y.mean())
+    Xt, _ = run.test_data()
+    Xt = np.asarray(Xt)
+    f = np.asarray(run.target.function(Xt))
+    nmse = np.mean((y.mean() + relu_nngp_numpy(Xt, X) @ alpha - f) ** 2) / np.var(f)
+    np.testing.assert_allclose(out["normalized_mse"].values, nmse, rtol=1e-8)
+    assert out["ridge"].values == best
+
+
+def test_kernel_ridge_nystrom_above_the_exact_limit() -> None:
+    run = run_with(256, n_test=512)
+    exact = kernel_ridge(activation="relu")(run)
+    approx = kernel_ridge(activation="relu", exact_limit=100, nystrom_points=256)(run)
+    assert "Nystrom" in approx["normalized_mse"].long_name
+    # All training points as landmarks: the Nystrom features span the same function
+    # space; the fits differ only through the intercept (centred features vs centred
+    # labels) and the ridge scale, so the errors are close but not equal.
+    assert abs(approx["normalized_mse"].values - exact["normalized_mse"].values) < 0.1
+    assert approx["normalized_mse"].values < 0.2
+
+
+def test_ntk_runs_and_beats_the_mean() -> None:
+    out = kernel_ridge(kernel="ntk", activation="relu")(run_with(300))
+    assert 0 < out["normalized_mse"].values < 0.5
+
+
+def test_poly_ridge_recovers_the_degree_energies() -> None:
+    # f* = h + h^2/2 with h ~ N(0,1): Var f* = 3/2, degree-2 energy 1/2, degree-1 energy 1.
+    run = run_with(600, n_test=4096)
+    one = poly_ridge(degree=1)(run)["normalized_mse"].values
+    two = poly_ridge(degree=2)(run)["normalized_mse"].values
+    three = poly_ridge(degree=3)(run)["normalized_mse"].values
+    zero = poly_ridge(degree=0)(run)["normalized_mse"].values
+    assert abs(one - 1 / 3) < 0.05
+    assert two < 1e-3 and three < 1e-2
+    assert abs(zero - 1) < 0.05  # the training mean predicts E f*: error Var f*
+
+
+def test_rf_ridge_with_identity_features_is_linear_regression() -> None:
+    run = run_with(600, n_test=4096)
+    out = check_probe(rf_ridge(features=64, activation="identity"), run)
+    assert abs(out["normalized_mse"].values - 1 / 3) < 0.05
+    relu = rf_ridge(features=256, activation="relu")(run)["normalized_mse"].values
+    assert relu < 1 / 3
+
+
+def test_hermite_features_are_orthonormal_under_the_gaussian() -> None:
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((200_000, 3))
+    F = hermite_features(X, 2)
+    assert F.shape == (200_000, 1 + 3 + 3 + 3)
+    gram = F.T @ F / F.shape[0]
+    np.testing.assert_allclose(gram, np.eye(10), atol=5 * math.sqrt(8 / 200_000) * 3)
+
+
+@pytest.mark.parametrize(
+    ("factory", "kwargs", "name"),
+    [
+        (kernel_ridge, {"kernel": "rbf"}, "kernel"),
+        (kernel_ridge, {"ridges": [0.0]}, "ridges"),
+        (kernel_ridge, {"activation": "nope"}, "activation"),
+        (kernel_ridge, {"solver": "lu"}, "solver"),
+        (rf_ridge, {"features": 0}, "features"),
+        (poly_ridge, {"degree": -1}, "degree"),
+    ],
+)
+def test_bad_parameters(factory, kwargs, name) -> None:
+    with pytest.raises(ParameterError, match=name):
+        factory(**kwargs)
+
+
+def test_poly_kernel_refuses_above_its_exact_limit() -> None:
+    with pytest.raises(ParameterError, match="exact_limit"):
+        poly_ridge(degree=3, exact_limit=10)(run_with(64))
+
+
+def test_uses_the_network_activation_when_auto() -> None:
+    class Net(FakeNet):
+        sigma2_name = "identity"
+
+    target = FakeTarget(d=4)
+    run = make_run(target, Net(4, target.beta), n_test=256)
+    assert "of identity" in kernel_ridge()(run)["normalized_mse"].long_name

@@ -1,0 +1,76 @@
+"""The ``theory`` probe against closed forms."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from probe_fakes import FakeNet, FakeTarget, make_run
+from tlkit.errors import ParameterError
+from tlkit.testing import check_probe
+from tlkit.types import DegreeEnergy
+from tlkit_probes.theory import harmonic_dimension, theory
+
+
+class QuadTarget(FakeTarget):
+    """Adds metadata (feature degree 2) and an exact degree energy of h + h^2/2."""
+
+    def metadata(self):
+        return {"input_distribution": "gaussian", "d": self.d, "feature_degree": 2}
+
+    def degree_energy(self, max_degree=6):
+        e = np.zeros(max_degree + 1)
+        e[0], e[1], e[2] = 0.25, 1.0, 0.5
+        return DegreeEnergy(energy=e, stderr=None, method="exact", variance=1.5)
+
+
+def test_relu_coefficients_eigenvalues_and_threshold() -> None:
+    target = QuadTarget(d=8)
+    run = make_run(target, FakeNet(8, target.beta), n_test=512)
+    out = check_probe(theory(activation="relu", mc_points=2048, eval_points=256), run)
+    c = out["hermite_coefficients"].values
+    # relu(z) = z/2 + |z|/2: c0 = 1/sqrt(2 pi), c1 = 1/2, c2 = 1/(2 sqrt(pi)), c3 = 0.
+    np.testing.assert_allclose(
+        c[:4], [1 / math.sqrt(2 * math.pi), 0.5, 1 / (2 * math.sqrt(math.pi)), 0], atol=1e-8
+    )
+    np.testing.assert_allclose(out["kernel_eigenvalues"].values[2], c[2] ** 2 / (8 * 9 / 2 - 1))
+    assert out["threshold_exponent"].values == 3  # ReLU has c1 != 0: one extra power of d
+    assert out["threshold"].values == 8.0**3
+    np.testing.assert_allclose(out["target_energy_fraction"].values[1:3], [2 / 3, 1 / 3])
+    assert np.isnan(out["target_energy_fraction"].values[0])
+
+
+def test_abs_activation_has_no_linear_part_and_threshold_d_squared() -> None:
+    target = QuadTarget(d=8)
+    run = make_run(target, FakeNet(8, target.beta), n_test=256)
+    out = theory(activation="abs", mc_points=512, eval_points=128)(run)
+    assert abs(out["hermite_coefficients"].values[1]) < 1e-8
+    assert out["threshold_exponent"].values == 2
+
+
+def test_population_feature_of_the_linear_kernel_is_the_linear_part() -> None:
+    # K(x, x') = x.x'/d, f* = h + h^2/2 with h = beta.x: (K f*)(x) = beta.x / d exactly.
+    target = FakeTarget(d=4)
+    run = make_run(target, FakeNet(4, target.beta), n_test=2048)
+    out = theory(activation="identity", mc_points=16384, eval_points=2048)(run)
+    assert out["population_corr"].values > 0.97
+    assert abs(out["population_norm"].values - 1 / 4) < 0.1 / 4
+
+
+def test_harmonic_dimension_matches_a_count_of_monomials() -> None:
+    # N_k = C(k + d - 1, k) - C(k + d - 3, k - 2): for d = 3, 2k + 1.
+    assert [harmonic_dimension(k, 3) for k in range(5)] == [1, 3, 5, 7, 9]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "name"),
+    [
+        ({"max_degree": 0}, "max_degree"),
+        ({"mc_points": 1}, "mc_points"),
+        ({"activation": "bogus"}, "activation"),
+    ],
+)
+def test_bad_parameters(kwargs, name) -> None:
+    with pytest.raises(ParameterError, match=name):
+        theory(**kwargs)
