@@ -35,8 +35,9 @@ def main() -> None:
     peak_mib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     total_mib = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**20
     print(f"tlkit demo{' --small' if args.small else ''}: cores={os.cpu_count()}")
-    print(f"  wall time        {wall:8.1f} s   ratio to the {BUDGET_S:.0f} s budget: {wall / BUDGET_S:.2f}")
-    print(f"  peak memory      {peak_mib:8.0f} MiB ratio to machine memory: {peak_mib / total_mib:.3f}")
+    ratio, share = wall / BUDGET_S, peak_mib / total_mib
+    print(f"  wall time   {wall:8.1f} s    ratio to the {BUDGET_S:.0f} s budget: {ratio:.2f}")
+    print(f"  peak memory {peak_mib:8.0f} MiB  ratio to machine memory: {share:.3f}")
 
 
 if __name__ == "__main__":

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import pytest
-
 from fakes import FakePlugin
 from tlkit.plugins import PluginHost
 

@@ -11,9 +11,8 @@ from typing import Literal
 import jax
 import jax.numpy as jnp
 import numpy as np
-from flax import nnx
-
 import tlkit
+from flax import nnx
 from tlkit.errors import ParameterError, ProbeNotApplicable
 from tlkit.types import DegreeEnergy, FitReport, ProbeOutput, StageReport
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import pytest
-
 import tlkit
 from fakes import fake_config
 from tlkit.errors import RunDirectoryError
@@ -39,12 +38,16 @@ def test_newer_schema(host, run_dir):
     manifest = json.loads((run_dir / "manifest.json").read_text())
     manifest["schema_version"] = 99
     (run_dir / "manifest.json").write_text(json.dumps(manifest))
-    with pytest.raises(RunDirectoryError, match="schema version 99; this tlkit reads up to version 1"):
+    with pytest.raises(
+        RunDirectoryError, match="schema version 99; this tlkit reads up to version 1"
+    ):
         tlkit.load_run(run_dir, host=host)
 
 
 def test_truncated_state_file(host, run_dir):
-    files = sorted(p for p in (run_dir / "state").rglob("*") if p.is_file() and p.stat().st_size > 16)
+    files = sorted(
+        p for p in (run_dir / "state").rglob("*") if p.is_file() and p.stat().st_size > 16
+    )
     victim = max(files, key=lambda p: p.stat().st_size)
     victim.write_bytes(victim.read_bytes()[: victim.stat().st_size // 2])
     with pytest.raises(RunDirectoryError, match="corrupted or truncated"):

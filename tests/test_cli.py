@@ -6,7 +6,6 @@ import json
 
 import pytest
 from click.testing import CliRunner
-
 from tlkit.cli import cli
 
 
@@ -20,8 +19,19 @@ def invoke(host):
     return _invoke
 
 
-TRAIN = ("train", "--target", "linear", "--arch", "linear-net", "--n-train", "64",
-         "--n-val", "16", "--n-test", "64")
+TRAIN = (
+    "train",
+    "--target",
+    "linear",
+    "--arch",
+    "linear-net",
+    "--n-train",
+    "64",
+    "--n-val",
+    "16",
+    "--n-test",
+    "64",
+)
 
 
 def test_plugins_json(invoke):
@@ -58,8 +68,10 @@ def test_train_then_analyze_same_metrics(invoke, tmp_path):
 
 def test_train_from_config_file(invoke, tmp_path):
     cfg = tmp_path / "run.toml"
-    cfg.write_text('n_train = 32\nn_val = 8\nn_test = 32\n[target]\nname = "linear"\n'
-                   '[target.params]\nd = 3\n[arch]\nname = "linear-net"\n')
+    cfg.write_text(
+        'n_train = 32\nn_val = 8\nn_test = 32\n[target]\nname = "linear"\n'
+        '[target.params]\nd = 3\n[arch]\nname = "linear-net"\n'
+    )
     result = invoke("train", "--config", str(cfg), "--out", str(tmp_path / "r"))
     assert result.exit_code == 0, result.output
     manifest = json.loads((tmp_path / "r" / "manifest.json").read_text())
@@ -72,8 +84,11 @@ def test_train_from_config_file(invoke, tmp_path):
         (("--target", "nope"), "unknown target 'nope'; available: linear"),
         (("-p", "d=abc"), "parameter 'd' of target 'linear' expects int, got 'abc'"),
         (("-p", "d=0"), "target 'linear': d must be >= 1, got 0"),
-        (("-p", "zzz=1"), "unknown parameter 'zzz'; valid: target 'linear': d, noise_std; "
-                            "architecture 'linear-net': scale; trainer 'lstsq': blow_up, ridge"),
+        (
+            ("-p", "zzz=1"),
+            "unknown parameter 'zzz'; valid: target 'linear': d, noise_std; "
+            "architecture 'linear-net': scale; trainer 'lstsq': blow_up, ridge",
+        ),
         (("--n-train", "-5"), "n_train must be positive, got -5"),
         (("--probe", "nope"), "unknown probe 'nope'; available: mse, never"),
     ],
@@ -110,7 +125,9 @@ def test_analyze_bad_run_dir(invoke, tmp_path, damage):
     elif damage == "truncated":
         manifest.write_text(manifest.read_text()[:40])
     else:
-        manifest.write_text(manifest.read_text().replace('"schema_version": 1', '"schema_version": 7'))
+        manifest.write_text(
+            manifest.read_text().replace('"schema_version": 1', '"schema_version": 7')
+        )
     before = sorted(p.name for p in tmp_path.rglob("*"))
     result = invoke("analyze", str(out))
     assert result.exit_code == 2 and len(result.output.strip().splitlines()) == 1

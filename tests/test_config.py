@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import pytest
-
 from tlkit.config import RunConfig, derive_seed
 from tlkit.errors import ConfigError
 

@@ -10,12 +10,25 @@ import textwrap
 from pathlib import Path
 
 import pytest
-
 from test_plugins import BROKEN_IMPORT, make_distribution
 
 SMALL_RUN = (
-    "--target", "quadratic-feature", "--arch", "three-layer", "-p", "d=8", "-p", "m1=64",
-    "-p", "m2=128", "--n-train", "512", "--n-val", "256", "--n-test", "512",
+    "--target",
+    "quadratic-feature",
+    "--arch",
+    "three-layer",
+    "-p",
+    "d=8",
+    "-p",
+    "m1=64",
+    "-p",
+    "m2=128",
+    "--n-train",
+    "512",
+    "--n-val",
+    "256",
+    "--n-test",
+    "512",
 )
 
 
@@ -24,7 +37,10 @@ def tlkit(*args, env=None, check=True):
     full_env.pop("TLKIT_LOAD_PLUGINS", None)
     result = subprocess.run(
         [sys.executable, "-m", "tlkit.cli", *map(str, args)],
-        capture_output=True, text=True, env=full_env, timeout=600,
+        capture_output=True,
+        text=True,
+        env=full_env,
+        timeout=600,
     )
     if check and result.returncode != 0:
         raise AssertionError(f"tlkit {' '.join(map(str, args))} failed:\n{result.stderr}")
@@ -137,7 +153,8 @@ class Cosine:
     def degree_energy(self, max_degree=6):
         # cos(z) = e^{-1/2} sum_k (-1)^k He_{2k}(z) / (2k)!  => energy of degree 2k: e^{-1} / (2k)!
         from math import exp, factorial
-        energy = np.array([exp(-1) / factorial(k) if k % 2 == 0 else 0.0 for k in range(max_degree + 1)])
+        degrees = range(max_degree + 1)
+        energy = np.array([exp(-1) / factorial(k) if k % 2 == 0 else 0.0 for k in degrees])
         var = 0.5 * (1 + exp(-2)) - exp(-1)
         return DegreeEnergy(energy, None, "exact", var)
 
@@ -157,8 +174,11 @@ def third_party_plugin(tmp_path):
     pip = [sys.executable, "-m", "pip", "install", "-q", "--no-deps"]
     subprocess.run([*pip, str(pkg)], check=True, capture_output=True)
     yield pkg
-    subprocess.run([sys.executable, "-m", "pip", "uninstall", "-q", "-y", "tlkit-test-cosine"],
-                   check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "pip", "uninstall", "-q", "-y", "tlkit-test-cosine"],
+        check=True,
+        capture_output=True,
+    )
 
 
 def test_third_party_target_plugin_trains_and_analyzes(third_party_plugin, tmp_path):
@@ -166,8 +186,24 @@ def test_third_party_target_plugin_trains_and_analyzes(third_party_plugin, tmp_p
     assert plugins["cosine"]["components"]["target"] == ["cosine"]
     assert plugins["cosine"]["version"] == "0.0.1"
     out = tmp_path / "run"
-    args = ("--target", "cosine", "--arch", "three-layer", "-p", "d=6", "-p", "m1=32",
-            "-p", "m2=64", "--n-train", "256", "--n-val", "128", "--n-test", "256")
+    args = (
+        "--target",
+        "cosine",
+        "--arch",
+        "three-layer",
+        "-p",
+        "d=6",
+        "-p",
+        "m1=32",
+        "-p",
+        "m2=64",
+        "--n-train",
+        "256",
+        "--n-val",
+        "128",
+        "--n-test",
+        "256",
+    )
     trained = tlkit("train", *args, "--out", out)
     analyzed = tlkit("analyze", out)
     assert metric_lines(trained.stdout) == metric_lines(analyzed.stdout)
@@ -195,11 +231,17 @@ def test_demo_small(tmp_path):
 def example_plugin():
     """The finished tutorial plugin from docs/plugins/example-target, pip-installed."""
     root = Path(__file__).resolve().parents[1] / "docs" / "plugins" / "example-target"
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", str(root)],
-                   check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "-q", "--no-deps", str(root)],
+        check=True,
+        capture_output=True,
+    )
     yield root
-    subprocess.run([sys.executable, "-m", "pip", "uninstall", "-q", "-y", "tlkit-sparse-parity"],
-                   check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "pip", "uninstall", "-q", "-y", "tlkit-sparse-parity"],
+        check=True,
+        capture_output=True,
+    )
 
 
 def test_tutorial_plugin_installs_trains_and_analyzes(example_plugin, tmp_path):
@@ -207,12 +249,37 @@ def test_tutorial_plugin_installs_trains_and_analyzes(example_plugin, tmp_path):
     (entry,) = [p for p in plugins.values() if "sparse-parity" in p["components"].get("target", [])]
     assert entry["error"] is None
     out = tmp_path / "run"
-    args = ("--target", "sparse-parity", "--arch", "three-layer", "-p", "m1=32", "-p", "m2=64",
-            "--n-train", "256", "--n-val", "128", "--n-test", "256")
+    args = (
+        "--target",
+        "sparse-parity",
+        "--arch",
+        "three-layer",
+        "-p",
+        "m1=32",
+        "-p",
+        "m2=64",
+        "--n-train",
+        "256",
+        "--n-val",
+        "128",
+        "--n-test",
+        "256",
+    )
     trained = tlkit("train", *args, "--out", out)
     analyzed = tlkit("analyze", out)
     assert metric_lines(trained.stdout) == metric_lines(analyzed.stdout)
-    tests = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-                            str(example_plugin / "tests")], capture_output=True, text=True,
-                           cwd=example_plugin)
+    tests = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            str(example_plugin / "tests"),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=example_plugin,
+    )
     assert tests.returncode == 0, tests.stdout[-2000:]

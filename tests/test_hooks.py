@@ -7,7 +7,6 @@ import re
 from pathlib import Path
 
 import click
-
 import tlkit
 from fakes import fake_config
 from tlkit import hookspecs
@@ -17,7 +16,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def hook_names():
-    return sorted(n for n, f in inspect.getmembers(hookspecs, inspect.isfunction) if n.startswith("tlkit_"))
+    return sorted(
+        n for n, f in inspect.getmembers(hookspecs, inspect.isfunction) if n.startswith("tlkit_")
+    )
 
 
 def test_docs_page_lists_exactly_the_hooks():
@@ -26,7 +27,11 @@ def test_docs_page_lists_exactly_the_hooks():
     assert documented == hook_names()
     for name in hook_names():
         signature = str(inspect.signature(getattr(hookspecs, name)))
-        args = [a.split(":")[0].strip() for a in signature.strip("()").split(",") if a.split("->")[0].strip()]
+        args = [
+            a.split(":")[0].strip()
+            for a in signature.strip("()").split(",")
+            if a.split("->")[0].strip()
+        ]
         section = text.split(f"## `{name}`", 1)[1].split("\n## ", 1)[0]
         for arg in args:
             if arg:
@@ -34,7 +39,11 @@ def test_docs_page_lists_exactly_the_hooks():
 
 
 def test_every_hook_has_a_test():
-    tests = {n for n, _ in inspect.getmembers(inspect.getmodule(test_every_hook_has_a_test)) if n.startswith("test_hook_")}
+    tests = {
+        n
+        for n, _ in inspect.getmembers(inspect.getmodule(test_every_hook_has_a_test))
+        if n.startswith("test_hook_")
+    }
     missing = [n for n in hook_names() if f"test_hook_{n}" not in tests]
     assert not missing, f"hooks without a test_hook_<name> test: {missing}"
 
@@ -44,7 +53,9 @@ def test_every_hook_is_typed_and_documented():
         fn = getattr(hookspecs, name)
         assert fn.__doc__ and "Args:" in fn.__doc__, name
         sig = inspect.signature(fn)
-        assert all(p.annotation is not inspect.Parameter.empty for p in sig.parameters.values()), name
+        assert all(p.annotation is not inspect.Parameter.empty for p in sig.parameters.values()), (
+            name
+        )
 
 
 class Recorder:

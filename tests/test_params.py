@@ -3,13 +3,19 @@ from __future__ import annotations
 from typing import Literal
 
 import pytest
-
 from tlkit.errors import ConfigError
 from tlkit.params import coerce, resolve_parameters, route_parameters
 
 
-def target_factory(*, d: int = 16, seed: int = 0, link: Literal["relu", "tanh"] = "relu",
-                   noise_std: float = 0.0, coeffs: list[float] | None = None, flag: bool = False):
+def target_factory(
+    *,
+    d: int = 16,
+    seed: int = 0,
+    link: Literal["relu", "tanh"] = "relu",
+    noise_std: float = 0.0,
+    coeffs: list[float] | None = None,
+    flag: bool = False,
+):
     return None
 
 
@@ -39,7 +45,13 @@ def test_coerce(raw, annotation, expected):
 
 @pytest.mark.parametrize(
     ("raw", "annotation"),
-    [("abc", int), ("1.5", int), ("maybe", bool), ("sigmoid", Literal["relu", "tanh"]), (True, int)],
+    [
+        ("abc", int),
+        ("1.5", int),
+        ("maybe", bool),
+        ("sigmoid", Literal["relu", "tanh"]),
+        (True, int),
+    ],
 )
 def test_coerce_rejects_with_parameter_name(raw, annotation):
     with pytest.raises(ConfigError, match=r"parameter 'd' expects"):
@@ -49,7 +61,9 @@ def test_coerce_rejects_with_parameter_name(raw, annotation):
 def test_resolve_fills_defaults_and_rejects_unknown():
     out = resolve_parameters(target_factory, {"d": "8"}, "target 't'", frozenset({"seed"}))
     assert out == {"d": 8, "link": "relu", "noise_std": 0.0, "coeffs": None, "flag": False}
-    with pytest.raises(ConfigError, match=r"unknown parameter 'm1' for target 't'; valid: coeffs, d"):
+    with pytest.raises(
+        ConfigError, match=r"unknown parameter 'm1' for target 't'; valid: coeffs, d"
+    ):
         resolve_parameters(target_factory, {"m1": 3}, "target 't'", frozenset({"seed"}))
     with pytest.raises(ConfigError, match="parameter 'd' of target 't' expects int, got 'x'"):
         resolve_parameters(target_factory, {"d": "x"}, "target 't'", frozenset({"seed"}))
@@ -68,9 +82,17 @@ def _factories():
 
 
 def test_route_unique_prefixed_and_ambiguous():
-    routed = route_parameters(["d=8", "m1=4", "arch.noise_std=0.1", "target.noise_std=0"], _factories())
-    assert routed == {"target": {"d": "8", "noise_std": "0"}, "arch": {"m1": "4", "noise_std": "0.1"}}
-    with pytest.raises(ConfigError, match=r"accepted by several components; write target.noise_std or arch.noise_std"):
+    routed = route_parameters(
+        ["d=8", "m1=4", "arch.noise_std=0.1", "target.noise_std=0"], _factories()
+    )
+    assert routed == {
+        "target": {"d": "8", "noise_std": "0"},
+        "arch": {"m1": "4", "noise_std": "0.1"},
+    }
+    with pytest.raises(
+        ConfigError,
+        match=r"accepted by several components; write target.noise_std or arch.noise_std",
+    ):
         route_parameters(["noise_std=1"], _factories())
     with pytest.raises(ConfigError, match=r"unknown parameter 'zzz'; valid: target 't': "):
         route_parameters(["zzz=1"], _factories())

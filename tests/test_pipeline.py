@@ -4,16 +4,16 @@ import json
 
 import numpy as np
 import pytest
-import xarray as xr
-
 import tlkit
+import xarray as xr
 from fakes import fake_config
 from tlkit.errors import ConfigError, TlkitError, UnknownComponentError
 
 
 def test_train_in_memory_and_metrics(host):
-    run = tlkit.train(fake_config(target={"name": "linear", "params": {"d": 4, "noise_std": 0.5}}),
-                      host=host)
+    run = tlkit.train(
+        fake_config(target={"name": "linear", "params": {"d": 4, "noise_std": 0.5}}), host=host
+    )
     assert run.ok and run.path is None
     X, y = run.train_data().X, run.train_data().y
     # independent reference: NumPy least squares on the same data, evaluated on the test set
@@ -27,7 +27,9 @@ def test_train_in_memory_and_metrics(host):
 
 def test_same_seed_same_data_across_architectures(host):
     a = tlkit.train(fake_config(), host=host, probes=[])
-    b = tlkit.train(fake_config(trainer={"name": "lstsq", "params": {"ridge": 1.0}}), host=host, probes=[])
+    b = tlkit.train(
+        fake_config(trainer={"name": "lstsq", "params": {"ridge": 1.0}}), host=host, probes=[]
+    )
     np.testing.assert_array_equal(a.train_data().X, b.train_data().X)
     np.testing.assert_array_equal(a.test_data()[0], b.test_data()[0])
     c = tlkit.train(fake_config(seed=4), host=host, probes=[])
@@ -39,7 +41,9 @@ def test_saved_run_reanalyzed_bitwise(host, tmp_path):
     run = tlkit.train(cfg, host=host, out=tmp_path / "r")
     loaded = tlkit.load_run(tmp_path / "r", host=host)
     np.testing.assert_array_equal(np.asarray(loaded.model.w[...]), np.asarray(run.model.w[...]))
-    np.testing.assert_array_equal(np.asarray(loaded.model.fixed[...]), np.asarray(run.model.fixed[...]))
+    np.testing.assert_array_equal(
+        np.asarray(loaded.model.fixed[...]), np.asarray(run.model.fixed[...])
+    )
     assert loaded.model.empty[...].shape == (0, 4) and loaded.model.empty[...].dtype == np.float32
     ds = tlkit.analyze(tmp_path / "r", host=host)
     stored = xr.open_dataset(tmp_path / "r" / "results.nc", engine="h5netcdf").load()
@@ -61,15 +65,21 @@ def test_manifest_records_everything(host, tmp_path):
 
 
 def test_failed_training_is_recorded_not_raised(host):
-    run = tlkit.train(fake_config(trainer={"name": "lstsq", "params": {"blow_up": True}}), host=host)
+    run = tlkit.train(
+        fake_config(trainer={"name": "lstsq", "params": {"blow_up": True}}), host=host
+    )
     assert run.fit.status == "failed" and "NaN" in run.fit.reason
     assert run.results["fit_status"].item() == "failed"
     assert np.isnan(run.results["mse_mse"].item())
 
 
 def test_not_applicable_probe_is_skipped(host):
-    with pytest.warns(UserWarning, match="probe 'never' skipped: fake networks have no learned feature"):
-        ds = tlkit.analyze(tlkit.train(fake_config(), host=host, probes=[]), ["never", "mse"], host=host)
+    with pytest.warns(
+        UserWarning, match="probe 'never' skipped: fake networks have no learned feature"
+    ):
+        ds = tlkit.analyze(
+            tlkit.train(fake_config(), host=host, probes=[]), ["never", "mse"], host=host
+        )
     assert "mse_mse" in ds and not any(v.startswith("never") for v in ds.data_vars)
     assert "never" in json.loads(ds.attrs["skipped_probes"])
 
@@ -78,11 +88,27 @@ def test_not_applicable_probe_is_skipped(host):
     ("overrides", "error", "message"),
     [
         ({"target": "nope"}, UnknownComponentError, "unknown target 'nope'; available: linear"),
-        ({"arch": "nope"}, UnknownComponentError, "unknown architecture 'nope'; available: linear-net"),
-        ({"probes": ["nope"]}, UnknownComponentError, "unknown probe 'nope'; available: mse, never"),
-        ({"target": {"name": "linear", "params": {"d": 0}}}, ConfigError, "target 'linear': d must be >= 1"),
+        (
+            {"arch": "nope"},
+            UnknownComponentError,
+            "unknown architecture 'nope'; available: linear-net",
+        ),
+        (
+            {"probes": ["nope"]},
+            UnknownComponentError,
+            "unknown probe 'nope'; available: mse, never",
+        ),
+        (
+            {"target": {"name": "linear", "params": {"d": 0}}},
+            ConfigError,
+            "target 'linear': d must be >= 1",
+        ),
         ({"target": {"name": "linear", "params": {"d": "x"}}}, ConfigError, "expects int, got 'x'"),
-        ({"arch": {"name": "linear-net", "params": {"scale": -1}}}, ConfigError, "scale must be > 0"),
+        (
+            {"arch": {"name": "linear-net", "params": {"scale": -1}}},
+            ConfigError,
+            "scale must be > 0",
+        ),
         ({"n_train": 0}, ConfigError, "n_train must be positive"),
     ],
 )

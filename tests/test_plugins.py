@@ -5,11 +5,10 @@ from __future__ import annotations
 import textwrap
 
 import pytest
-
 from tlkit.errors import PluginError
 from tlkit.plugins import PluginHost
 
-GOOD = '''
+GOOD = """
 import tlkit
 
 class Target:
@@ -20,26 +19,26 @@ class Target:
 @tlkit.hookimpl
 def tlkit_register_targets(register):
     register("ep-target", Target, description="from an entry point")
-'''
+"""
 
 BROKEN_IMPORT = "raise RuntimeError('this plugin is broken on purpose')\n"
 
-BROKEN_REGISTER = '''
+BROKEN_REGISTER = """
 import tlkit
 
 @tlkit.hookimpl
 def tlkit_register_targets(register):
     register("half-registered", object)
     raise ValueError("registration exploded")
-'''
+"""
 
-MISSPELLED = '''
+MISSPELLED = """
 import tlkit
 
 @tlkit.hookimpl
 def tlkit_register_targetz(register):
     pass
-'''
+"""
 
 
 def make_distribution(site, dist, module, source, ep_name=None):
@@ -72,7 +71,7 @@ def test_entry_points_load_and_broken_ones_are_reported(site):
     good = host.plugins["good"]
     assert good.error is None and good.version == "0.3" and good.distribution == "good-plugin"
     assert good.components["target"] == ["ep-target"]
-    assert "RuntimeError: this plugin is broken on purpose" == host.plugins["broken"].error
+    assert host.plugins["broken"].error == "RuntimeError: this plugin is broken on purpose"
     assert "registration exploded" in host.plugins["badreg"].error
     # what the failing plugin registered before raising is withdrawn
     assert "half-registered" not in registry.names("target")

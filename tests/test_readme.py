@@ -26,6 +26,9 @@ def test_ci_runs_the_readme_test_command_verbatim():
 
 
 def test_ci_run_is_nothing_looser():
-    lines = [l for l in (ROOT / ".ci" / "run").read_text().splitlines()
-             if l.strip() and not l.startswith("#")]
+    lines = [
+        l
+        for l in (ROOT / ".ci" / "run").read_text().splitlines()
+        if l.strip() and not l.startswith("#")
+    ]
     assert lines == ["set -euo pipefail", 'cd "$(dirname "$0")/.."', readme_commands()[1]]

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import pytest
-
 from tlkit.errors import PluginError, UnknownComponentError
 from tlkit.registry import Registry
 
@@ -14,7 +13,9 @@ def test_unknown_component_lists_available():
     reg = Registry()
     reg.register("target", "b-target", factory, "p1")
     reg.register("target", "a-target", factory, "p1")
-    with pytest.raises(UnknownComponentError, match=r"unknown target 'x'; available: a-target, b-target"):
+    with pytest.raises(
+        UnknownComponentError, match=r"unknown target 'x'; available: a-target, b-target"
+    ):
         reg.get("target", "x")
 
 
@@ -26,7 +27,9 @@ def test_unknown_component_when_none_installed():
 def test_duplicate_names_both_plugins():
     reg = Registry()
     reg.register("probe", "cka", factory, "first")
-    with pytest.raises(PluginError, match=r"'cka' registered twice: by plugin 'first' and by plugin 'second'"):
+    with pytest.raises(
+        PluginError, match=r"'cka' registered twice: by plugin 'first' and by plugin 'second'"
+    ):
         reg.register("probe", "cka", factory, "second")
 
 

@@ -2,9 +2,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import xarray as xr
-
 import tlkit
+import xarray as xr
 from fakes import fake_config
 from tlkit import results
 from tlkit.errors import TlkitError
@@ -14,7 +13,8 @@ from tlkit.types import ProbeOutput
 def test_runs_combine_into_a_grid(host):
     datasets = [
         tlkit.train(fake_config(n_train=n, seed=s), host=host).results
-        for n in (32, 64) for s in (0, 1, 2)
+        for n in (32, 64)
+        for s in (0, 1, 2)
     ]
     grid = results.combine(datasets)
     assert grid["mse_mse"].sizes == {"arch": 1, "trainer": 1, "d": 1, "n_train": 2, "seed": 3}
@@ -53,15 +53,21 @@ def test_open_results_errors(tmp_path):
 
 def test_collapse_keeps_the_one_present_value(host):
     a = tlkit.train(fake_config(), host=host).results
-    b = tlkit.train(fake_config(arch={"name": "linear-net", "params": {"scale": 2.0}},
-                                trainer={"name": "lstsq", "params": {"ridge": 0.0}}), host=host).results
+    b = tlkit.train(
+        fake_config(
+            arch={"name": "linear-net", "params": {"scale": 2.0}},
+            trainer={"name": "lstsq", "params": {"ridge": 0.0}},
+        ),
+        host=host,
+    ).results
     b = b.assign_coords(arch=["other-net"], trainer=["other-trainer"])
     grid = results.combine([a, b])
     assert grid.sizes["trainer"] == 2 and int(grid["mse_mse"].notnull().sum()) == 2
     flat = grid.tlkit.collapse("trainer")
     assert "trainer" not in flat.dims
-    np.testing.assert_array_equal(flat["mse_mse"].sel(arch="other-net").values.ravel(),
-                                  b["mse_mse"].values.ravel())
+    np.testing.assert_array_equal(
+        flat["mse_mse"].sel(arch="other-net").values.ravel(), b["mse_mse"].values.ravel()
+    )
     assert list(flat["fit_status"].values.ravel()) == ["ok", "ok"]
     with pytest.raises(TlkitError, match="cannot collapse 'seed'"):
         results.combine([a, a.assign_coords(seed=[9])]).expand_dims(x=[0]).tlkit.collapse("seed")

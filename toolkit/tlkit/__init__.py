@@ -31,14 +31,15 @@ except PackageNotFoundError:  # running from a source tree without installation
     __version__ = "0+unknown"
 
 if TYPE_CHECKING:
-    from tlkit.pipeline import analyze, load_run, train, train_many
+    from tlkit.pipeline import analyze, load_run, train
+    from tlkit.sweeps import sweep, train_many
 
 _LAZY = {
     "train": "tlkit.pipeline",
-    "train_many": "tlkit.pipeline",
+    "train_many": "tlkit.sweeps",
     "analyze": "tlkit.pipeline",
     "load_run": "tlkit.pipeline",
-    "sweep": "tlkit.sweep",
+    "sweep": "tlkit.sweeps",
     "RunConfig": "tlkit.config",
     "Run": "tlkit.run",
     "get_host": "tlkit.plugins",

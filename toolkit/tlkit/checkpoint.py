@@ -61,9 +61,7 @@ def _sha256(path: Path) -> str:
 
 
 def _file_hashes(root: Path) -> dict[str, str]:
-    return {
-        str(p.relative_to(root)): _sha256(p) for p in sorted(root.rglob("*")) if p.is_file()
-    }
+    return {str(p.relative_to(root)): _sha256(p) for p in sorted(root.rglob("*")) if p.is_file()}
 
 
 def split_empty(state: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
@@ -160,9 +158,7 @@ def read_manifest(path: str | Path) -> dict[str, Any]:
     try:
         manifest = json.loads(manifest_path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise RunDirectoryError(
-            f"corrupted or truncated manifest {manifest_path}: {exc}"
-        ) from None
+        raise RunDirectoryError(f"corrupted or truncated manifest {manifest_path}: {exc}") from None
     if not isinstance(manifest, dict):
         raise RunDirectoryError(f"corrupted manifest {manifest_path}: not a JSON object")
     schema = manifest.get("schema_version")

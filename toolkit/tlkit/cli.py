@@ -114,8 +114,14 @@ def _print_results(ds: Any) -> None:
 @click.option("--target", help="Target name (see `tlkit plugins`).")
 @click.option("--arch", help="Architecture name.")
 @click.option("--trainer", help="Trainer name (default: the architecture's default).")
-@click.option("-p", "--param", "params", multiple=True, metavar="KEY=VALUE",
-              help="Component parameter; prefix with target./arch./trainer. if ambiguous.")
+@click.option(
+    "-p",
+    "--param",
+    "params",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Component parameter; prefix with target./arch./trainer. if ambiguous.",
+)
 @click.option("--probe", "probes", multiple=True, help="Probe to run after training (repeatable).")
 @click.option("--n-train", type=int, help="Training points.")
 @click.option("--n-val", type=int, help="Validation points (hyperparameter selection).")
@@ -125,11 +131,22 @@ def _print_results(ds: Any) -> None:
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Run directory.")
 @click.option("--force", is_flag=True, help="Replace an existing run directory.")
 @click.pass_context
-def train_command(ctx: click.Context, config_file: str | None, target: str | None,
-                  arch: str | None, trainer: str | None, params: tuple[str, ...],
-                  probes: tuple[str, ...], n_train: int | None, n_val: int | None,
-                  n_test: int | None, seed: int | None, dtype: str | None, out: str,
-                  force: bool) -> None:
+def train_command(
+    ctx: click.Context,
+    config_file: str | None,
+    target: str | None,
+    arch: str | None,
+    trainer: str | None,
+    params: tuple[str, ...],
+    probes: tuple[str, ...],
+    n_train: int | None,
+    n_val: int | None,
+    n_test: int | None,
+    seed: int | None,
+    dtype: str | None,
+    out: str,
+    force: bool,
+) -> None:
     """Train one run, probe it, and save it as a run directory."""
     from tlkit.config import ComponentConfig, RunConfig
     from tlkit.params import HOST_PARAMETERS, route_parameters
@@ -140,20 +157,25 @@ def train_command(ctx: click.Context, config_file: str | None, target: str | Non
     for kind, value in (("target", target), ("arch", arch), ("trainer", trainer)):
         if value is not None:
             old = base.get(kind)
-            keep = old.get("params", {}) if isinstance(old, dict) and old.get("name") == value else {}
+            keep = (
+                old.get("params", {}) if isinstance(old, dict) and old.get("name") == value else {}
+            )
             base[kind] = {"name": value, "params": keep}
     for kind in ("target", "arch"):
         if kind not in base:
             raise TlkitError(f"missing --{kind} (or a [{kind}] table in --config)")
-    cfg = resolve_config(make_config(base, n_train=n_train, n_val=n_val, n_test=n_test,
-                                     seed=seed, dtype=dtype), host)
+    cfg = resolve_config(
+        make_config(base, n_train=n_train, n_val=n_val, n_test=n_test, seed=seed, dtype=dtype), host
+    )
     assert cfg.trainer is not None
     registry = host.registry
-    kinds = {"target": ("target", cfg.target), "arch": ("architecture", cfg.arch),
-             "trainer": ("trainer", cfg.trainer)}
+    kinds = {
+        "target": ("target", cfg.target),
+        "arch": ("architecture", cfg.arch),
+        "trainer": ("trainer", cfg.trainer),
+    }
     factories = {
-        key: (f"{kind} {comp.name!r}", registry.get(kind, comp.name).factory,
-              HOST_PARAMETERS[kind])
+        key: (f"{kind} {comp.name!r}", registry.get(kind, comp.name).factory, HOST_PARAMETERS[kind])
         for key, (kind, comp) in kinds.items()
     }
     routed = route_parameters(list(params), factories)
@@ -161,8 +183,15 @@ def train_command(ctx: click.Context, config_file: str | None, target: str | Non
     for key, (_, comp) in kinds.items():
         fields[key] = ComponentConfig(comp.name, {**comp.params, **routed[key]})
     with _stage_printer() as on_stage:
-        run = train(cfg, out=out, force=force, probes=list(probes) or None, host=host,
-                    progress=on_stage, **fields)
+        run = train(
+            cfg,
+            out=out,
+            force=force,
+            probes=list(probes) or None,
+            host=host,
+            progress=on_stage,
+            **fields,
+        )
     status = run.fit.status if run.fit.status == "ok" else f"FAILED: {run.fit.reason}"
     click.echo(f"run saved to {out} (training {status})")
     if run.results is not None:
@@ -185,9 +214,13 @@ class _stage_printer:
 @cli.command("analyze")
 @click.argument("run_dir", type=click.Path(file_okay=False))
 @click.option("--probe", "probes", multiple=True, help="Probe to run (default: default probes).")
-@click.option("--out", type=click.Path(dir_okay=False), help="Results file (default RUN_DIR/results.nc).")
+@click.option(
+    "--out", type=click.Path(dir_okay=False), help="Results file (default RUN_DIR/results.nc)."
+)
 @click.pass_context
-def analyze_command(ctx: click.Context, run_dir: str, probes: tuple[str, ...], out: str | None) -> None:
+def analyze_command(
+    ctx: click.Context, run_dir: str, probes: tuple[str, ...], out: str | None
+) -> None:
     """Run probes on a saved run and write the labelled results (netCDF)."""
     from tlkit.checkpoint import RESULTS
     from tlkit.pipeline import analyze
@@ -199,8 +232,13 @@ def analyze_command(ctx: click.Context, run_dir: str, probes: tuple[str, ...], o
 
 # -- demo / new ----------------------------------------------------------------------
 @cli.command("demo")
-@click.option("--out", default="tlkit-demo", show_default=True, type=click.Path(file_okay=False),
-              help="Output directory (results.nc, demo.png, per-run cells).")
+@click.option(
+    "--out",
+    default="tlkit-demo",
+    show_default=True,
+    type=click.Path(file_okay=False),
+    help="Output directory (results.nc, demo.png, per-run cells).",
+)
 @click.option("--small", is_flag=True, help="A tiny version (seconds) for smoke tests.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @click.pass_context
@@ -218,14 +256,30 @@ def new_group() -> None:
 
 @new_group.command("target")
 @click.argument("name")
-@click.option("--dir", "directory", default=".", show_default=True,
-              type=click.Path(file_okay=False), help="Where to create the package.")
+@click.option(
+    "--dir",
+    "directory",
+    default=".",
+    show_default=True,
+    type=click.Path(file_okay=False),
+    help="Where to create the package.",
+)
 def new_target_command(name: str, directory: str) -> None:
     """Create an installable target-plugin package NAME with a passing test."""
     from tlkit.scaffold import new_target_plugin
 
     path = new_target_plugin(name, Path(directory))
     click.echo(f"created {path}; install it with: pip install -e {path}")
+
+
+def _add_sweep_commands() -> None:
+    from tlkit.sweep_cli import COMMANDS
+
+    for command in COMMANDS:
+        cli.add_command(command)
+
+
+_add_sweep_commands()
 
 
 def build_cli() -> tuple[click.Group, Any]:

@@ -24,9 +24,14 @@ from tlkit.plugins import PluginHost
 DEMO_CONFIG: dict[str, Any] = {
     "target": {"name": "quadratic-feature", "params": {"d": 16}},
     "networks": [
-        {"arch": {"name": "two-layer", "params": {}}, "trainer": {"name": "one-step", "params": {}}},
-        {"arch": {"name": "three-layer", "params": {}},
-         "trainer": {"name": "layer-wise", "params": {}}},
+        {
+            "arch": {"name": "two-layer", "params": {}},
+            "trainer": {"name": "one-step", "params": {}},
+        },
+        {
+            "arch": {"name": "three-layer", "params": {}},
+            "trainer": {"name": "layer-wise", "params": {}},
+        },
     ],
     "n_train": [2**k for k in range(8, 15)],
     "seeds": [0, 1, 2],
@@ -129,7 +134,8 @@ def run_demo(
     combined.attrs["demo_config"] = json.dumps(config)
     results.save_dataset(combined, out / "results.nc")
     fig = plot_metrics(
-        combined, METRICS,
+        combined,
+        METRICS,
         title=f"quadratic feature, d = {config['target']['params']['d']}: "
         "median and min–max over seeds",
     )
@@ -161,13 +167,20 @@ class _progress:
         if self.quiet:
             return lambda *a, **k: None
         from rich.progress import (
-            BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
             TimeRemainingColumn,
         )
 
         self._bar = Progress(
-            TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-            TextColumn("failed: {task.fields[failed]}"), TimeElapsedColumn(),
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("failed: {task.fields[failed]}"),
+            TimeElapsedColumn(),
             TimeRemainingColumn(),
         )
         self._bar.__enter__()

@@ -26,4 +26,14 @@ STEP = "step"  #: optimization step of an iterative trainer
 #: for their own validation curves on a different grid)
 BASELINE_RIDGE = "baseline_ridge"
 
-PROBE_DIMS = (LAYER, LAYER_OTHER, DEGREE, RIDGE, STEP_SIZE, COMPONENT, QUANTILE, STEP, BASELINE_RIDGE)
+PROBE_DIMS = (
+    LAYER,
+    LAYER_OTHER,
+    DEGREE,
+    RIDGE,
+    STEP_SIZE,
+    COMPONENT,
+    QUANTILE,
+    STEP,
+    BASELINE_RIDGE,
+)

@@ -128,9 +128,11 @@ def _coerce(value: Any, annotation: Any) -> Any:
     if origin in (list, tuple) or annotation in (list, tuple):
         if isinstance(value, str):
             text = value.strip()
-            items = json.loads(text) if text.startswith("[") else [
-                v for v in text.split(",") if v.strip()
-            ]
+            items = (
+                json.loads(text)
+                if text.startswith("[")
+                else [v for v in text.split(",") if v.strip()]
+            )
         elif isinstance(value, list | tuple):
             items = list(value)
         else:
@@ -264,9 +266,7 @@ def route_parameters(
             key several components accept (asking for a prefix).
     """
     routed: dict[str, dict[str, str]] = {kind: {} for kind in factories}
-    accepted = {
-        kind: set(parameter_specs(fn)) - host for kind, (_, fn, host) in factories.items()
-    }
+    accepted = {kind: set(parameter_specs(fn)) - host for kind, (_, fn, host) in factories.items()}
     for pair in pairs:
         key, sep, value = pair.partition("=")
         key = key.strip()
@@ -285,10 +285,13 @@ def route_parameters(
             routed[owners[0]][key] = value
         elif owners:
             options = " or ".join(f"{k}.{key}" for k in owners)
-            raise ConfigError(f"parameter {key!r} is accepted by several components; write {options}")
+            raise ConfigError(
+                f"parameter {key!r} is accepted by several components; write {options}"
+            )
         else:
             listing = "; ".join(
-                f"{factories[k][0]}: {', '.join(sorted(v)) or '(none)'}" for k, v in accepted.items()
+                f"{factories[k][0]}: {', '.join(sorted(v)) or '(none)'}"
+                for k, v in accepted.items()
             )
             raise ConfigError(f"unknown parameter {key!r}; valid: {listing}")
     return routed

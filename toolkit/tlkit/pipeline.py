@@ -96,27 +96,41 @@ def build(config: RunConfig, host: PluginHost) -> Components:
     trainer_c = registry.get("trainer", config.trainer.name)
     params = {
         "target": resolve_parameters(
-            target_c.factory, config.target.params, _label("target", target_c.name),
+            target_c.factory,
+            config.target.params,
+            _label("target", target_c.name),
             HOST_PARAMETERS["target"],
         ),
         "arch": resolve_parameters(
-            arch_c.factory, config.arch.params, _label("architecture", arch_c.name),
+            arch_c.factory,
+            config.arch.params,
+            _label("architecture", arch_c.name),
             HOST_PARAMETERS["architecture"],
         ),
         "trainer": resolve_parameters(
-            trainer_c.factory, config.trainer.params, _label("trainer", trainer_c.name),
+            trainer_c.factory,
+            config.trainer.params,
+            _label("trainer", trainer_c.name),
             HOST_PARAMETERS["trainer"],
         ),
     }
     target = _call_factory(
-        target_c.factory, _label("target", target_c.name),
-        seed=config.seeds["target"], **params["target"],
+        target_c.factory,
+        _label("target", target_c.name),
+        seed=config.seeds["target"],
+        **params["target"],
     )
     model = _call_factory(
-        arch_c.factory, _label("architecture", arch_c.name),
-        d=int(target.d), seed=config.seeds["init"], dtype=config.dtype, **params["arch"],
+        arch_c.factory,
+        _label("architecture", arch_c.name),
+        d=int(target.d),
+        seed=config.seeds["init"],
+        dtype=config.dtype,
+        **params["arch"],
     )
-    trainer = _call_factory(trainer_c.factory, _label("trainer", trainer_c.name), **params["trainer"])
+    trainer = _call_factory(
+        trainer_c.factory, _label("trainer", trainer_c.name), **params["trainer"]
+    )
     # Record the resolved parameters (defaults filled in) so the manifest rebuilds exactly.
     config = dataclasses.replace(
         config,
@@ -125,10 +139,16 @@ def build(config: RunConfig, host: PluginHost) -> Components:
         trainer=ComponentConfig(config.trainer.name, jsonable(params["trainer"])),
     )
     component_params = {
-        "target": {"name": target_c.name, "plugin": target_c.plugin, "params": config.target.params},
+        "target": {
+            "name": target_c.name,
+            "plugin": target_c.plugin,
+            "params": config.target.params,
+        },
         "arch": {"name": arch_c.name, "plugin": arch_c.plugin, "params": config.arch.params},
         "trainer": {
-            "name": trainer_c.name, "plugin": trainer_c.plugin, "params": config.trainer.params,
+            "name": trainer_c.name,
+            "plugin": trainer_c.plugin,
+            "params": config.trainer.params,
         },
     }
     return Components(config, target, model, trainer, component_params)
@@ -176,7 +196,9 @@ def default_probes(host: PluginHost) -> list[ComponentConfig]:
     ]
 
 
-def _fit(components: Components, host: PluginHost, progress: Callable[[str], None] | None) -> FitReport:
+def _fit(
+    components: Components, host: PluginHost, progress: Callable[[str], None] | None
+) -> FitReport:
     collected: list[StageReport] = []
 
     def on_stage(report: StageReport) -> None:
@@ -232,7 +254,9 @@ def train(
     if probes is not None:
         cfg = dataclasses.replace(cfg, probes=[ComponentConfig.parse(p, "probes") for p in probes])
     components = build(cfg, host)
-    probe_list = components.config.probes if (probes is not None or cfg.probes) else default_probes(host)
+    probe_list = (
+        components.config.probes if (probes is not None or cfg.probes) else default_probes(host)
+    )
     out_path = Path(out) if out is not None else None
     if out_path is not None:
         if out_path.exists() and not force:
@@ -241,7 +265,10 @@ def train(
     host.emit("tlkit_run_started", config=components.config, run_dir=out_path)
     report = _fit(components, host, progress)
     run = Run(
-        components.config, components.target, components.model, report,
+        components.config,
+        components.target,
+        components.model,
+        report,
         component_params=components.params,
     )
     ds = analyze(run, probes=probe_list, host=host, write=False) if probe_list else None
@@ -318,7 +345,11 @@ def load_run(path: str | Path, host: PluginHost | None = None) -> Run:
     nnx.update(components.model, state)
     fit = _fit_from_json(manifest["fit"])
     return Run(
-        components.config, components.target, components.model, fit, Path(path),
+        components.config,
+        components.target,
+        components.model,
+        fit,
+        Path(path),
         component_params=components.params,
     )
 
@@ -358,8 +389,10 @@ def analyze(
         comp = registry.get("probe", pc.name)
         params = resolve_parameters(comp.factory, pc.params, _label("probe", pc.name))
         built.append((pc.name, _call_factory(comp.factory, _label("probe", pc.name), **params)))
-    out_path = Path(out) if out is not None else (
-        run.path / checkpoint.RESULTS if (write and run.path is not None) else None
+    out_path = (
+        Path(out)
+        if out is not None
+        else (run.path / checkpoint.RESULTS if (write and run.path is not None) else None)
     )
     if out_path is not None and write:
         ensure_writable_dir(out_path.parent)
@@ -372,7 +405,9 @@ def analyze(
             skipped[name] = str(exc)
             warnings.warn(f"probe {name!r} skipped: {exc}", stacklevel=2)
     ds = results.label_run(
-        run, outputs, skipped=skipped,
+        run,
+        outputs,
+        skipped=skipped,
         versions=checkpoint.environment_versions(host.distribution_versions()),
     )
     if out_path is not None and write:
@@ -411,8 +446,10 @@ def _fit_from_json(data: Mapping[str, Any]) -> FitReport:
             curves={
                 name: ProbeOutput(
                     values=np.asarray(c["values"], dtype=c.get("dtype", "float64")),
-                    dims=tuple(c["dims"]), coords=c["coords"],
-                    units=c.get("units", "1"), long_name=c.get("long_name", ""),
+                    dims=tuple(c["dims"]),
+                    coords=c["coords"],
+                    units=c.get("units", "1"),
+                    long_name=c.get("long_name", ""),
                 )
                 for name, c in s.get("curves", {}).items()
             },
@@ -420,6 +457,8 @@ def _fit_from_json(data: Mapping[str, Any]) -> FitReport:
         for s in data.get("stages", [])
     ]
     return FitReport(
-        status=data.get("status", "ok"), reason=data.get("reason"),
-        stages=stages, choices=dict(data.get("choices", {})),
+        status=data.get("status", "ok"),
+        reason=data.get("reason"),
+        stages=stages,
+        choices=dict(data.get("choices", {})),
     )

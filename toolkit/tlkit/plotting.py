@@ -14,6 +14,7 @@ import numpy as np
 import xarray as xr
 
 from tlkit import dims
+from tlkit import results as _results  # noqa: F401  (registers the ds.tlkit accessor)
 from tlkit.atomic import atomic_file
 from tlkit.errors import TlkitError
 
@@ -75,7 +76,9 @@ def plot_metrics(
                 med = lo = hi = line.values
             if np.all(np.isnan(med)):
                 continue
-            (handle,) = ax.plot(xs, med, marker="o", label=str(value) if value is not None else metric)
+            (handle,) = ax.plot(
+                xs, med, marker="o", label=str(value) if value is not None else metric
+            )
             ax.fill_between(xs, lo, hi, alpha=0.2, color=handle.get_color())
         if x == dims.N_TRAIN:
             ax.set_xscale("log", base=2)
@@ -139,8 +142,9 @@ def plot_grid(
                 f"{role} {dim!r} is not a dimension; available: {', '.join(map(str, ds.dims))}"
             )
     cols = list(ds[col].values) if col is not None else [None]
-    fig, axes = plt.subplots(len(metrics), len(cols), figsize=(4.8 * len(cols), 3.8 * len(metrics)),
-                             squeeze=False)
+    fig, axes = plt.subplots(
+        len(metrics), len(cols), figsize=(4.8 * len(cols), 3.8 * len(metrics)), squeeze=False
+    )
     colors: dict[Any, Any] = {}
     for r, metric in enumerate(metrics):
         for c, col_value in enumerate(cols):
@@ -173,25 +177,34 @@ def plot_grid(
     return fig
 
 
-def _draw_lines(ax: Any, da: xr.DataArray, x: str, hue_value: Any, other: list[str],
-                colors: dict[Any, Any]) -> None:
+def _draw_lines(
+    ax: Any, da: xr.DataArray, x: str, hue_value: Any, other: list[str], colors: dict[Any, Any]
+) -> None:
     other = [d for d in other if d in da.dims]
     stacked = da.stack(_line=other) if other else da.expand_dims(_line=[0])
+    lines = []
     for i in range(stacked.sizes["_line"]):
         line = stacked.isel(_line=i)
         values = np.asarray(line.transpose(x, ...).values, dtype=float)
         values = values.reshape(values.shape[0], -1)  # (n_x, n_seed)
-        if not np.isfinite(values).any():
-            continue  # a combination the sweep never ran
-        med = np.array([np.nanmedian(v) if np.isfinite(v).any() else np.nan for v in values])
-        lo = np.array([np.nanmin(v) if np.isfinite(v).any() else np.nan for v in values])
-        hi = np.array([np.nanmax(v) if np.isfinite(v).any() else np.nan for v in values])
+        if np.isfinite(values).any():  # skip combinations the sweep never ran
+            lines.append((line, values))
+    # Label only by the dimensions that still differ between the lines drawn.
+    varying = [d for d in other if len({line[d].item() for line, _ in lines}) > 1]
+    for line, values in lines:
+        finite = [np.isfinite(v).any() for v in values]
+        med = np.array(
+            [np.nanmedian(v) if f else np.nan for v, f in zip(values, finite, strict=True)]
+        )
+        lo = np.array([np.nanmin(v) if f else np.nan for v, f in zip(values, finite, strict=True)])
+        hi = np.array([np.nanmax(v) if f else np.nan for v, f in zip(values, finite, strict=True)])
         parts = [] if hue_value is None else [str(hue_value)]
-        parts += [f"{d}={line[d].item()}" for d in other if da.sizes[d] > 1]
+        parts += [f"{d}={line[d].item()}" for d in varying]
         label = ", ".join(parts) or None
         key = hue_value if hue_value is not None else label
         xs = np.asarray(line[x].values, dtype=float)
-        kwargs = {"color": colors[key]} if key in colors and len(parts) <= 1 else {}
+        # One colour per hue value across panels (extra lines of a hue get new colours).
+        kwargs = {"color": colors[key]} if key in colors and not varying else {}
         (handle,) = ax.plot(xs, med, marker="o", label=label, **kwargs)
         colors.setdefault(key, handle.get_color())
         ax.fill_between(xs, lo, hi, alpha=0.2, color=handle.get_color())
@@ -204,4 +217,3 @@ def save_figure(fig: Any, path: str | Path) -> Path:
     with atomic_file(path) as tmp:
         fig.savefig(tmp, format=fmt, dpi=120)
     return path
-

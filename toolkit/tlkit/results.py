@@ -211,7 +211,8 @@ class TlkitAccessor:
             index = np.argmax(mask, axis=-1)[..., None]
             picked = np.take_along_axis(values, index, axis=-1)[..., 0]
             out[name] = xr.DataArray(
-                picked, dims=[d for d in da.dims if d != dim],
+                picked,
+                dims=[d for d in da.dims if d != dim],
                 coords={k: v for k, v in da.coords.items() if dim not in v.dims and k != dim},
                 attrs=da.attrs,
             )

@@ -1,0 +1,169 @@
+"""`tlkit plot` and `tlkit threshold` on synthetic sweep results."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import xarray as xr
+from click.testing import CliRunner
+from tlkit.cli import TlkitGroup
+from tlkit.plotting import plot_grid, plot_metrics
+from tlkit.results import save_dataset
+from tlkit.sweep_cli import COMMANDS
+
+N_GRID = [2**k for k in range(2, 12)]
+D_VALUES = [8, 16, 32]
+
+
+def sweep_like() -> xr.Dataset:
+    """A sparse arch x trainer grid (two variants), like a real sweep's results.
+
+    feature_corr = clip(log2 n - log2 d^p + offset, 0, 1) with p = 1 (two-layer)
+    and p = 2 (three-layer), offsets -0.2, 0, 0.2 over 3 seeds.
+    """
+    archs, trainers = ["two-layer", "three-layer"], ["one-step", "layer-wise"]
+    shape = (2, 2, len(D_VALUES), len(N_GRID), 3)
+    corr = np.full(shape, np.nan)
+    mse = np.full(shape, np.nan)
+    logn = np.log2(N_GRID)[None, :, None]
+    logd = np.log2(D_VALUES)[:, None, None]
+    off = np.array([-0.2, 0.0, 0.2])[None, None, :]
+    for i, p in ((0, 1.0), (1, 2.0)):
+        z = logn - p * logd + off
+        corr[i, i] = z
+        mse[i, i] = 2.0 ** (-z)
+    status = np.where(np.isnan(corr), "", "ok").astype(object)
+    dims = ("arch", "trainer", "d", "n_train", "seed")
+    ds = xr.Dataset(
+        {
+            "feature_corr": (dims, corr, {"long_name": "corr(phi, h*)"}),
+            "test_normalized_mse": (dims, mse, {"long_name": "normalized test MSE"}),
+            "fit_status": (dims, status),
+        },
+        coords={
+            "arch": archs,
+            "trainer": trainers,
+            "d": D_VALUES,
+            "n_train": N_GRID,
+            "seed": [0, 1, 2],
+        },
+    )
+    return ds
+
+
+@pytest.fixture
+def invoke(host):
+    group = TlkitGroup("tlkit")
+    for command in COMMANDS:
+        group.add_command(command)
+    runner = CliRunner()
+
+    def _invoke(*args):
+        return runner.invoke(group, [str(a) for a in args], obj=host, catch_exceptions=False)
+
+    return _invoke
+
+
+@pytest.fixture
+def results_file(tmp_path):
+    return save_dataset(sweep_like(), tmp_path / "results.nc")
+
+
+def test_plot_grid_draws_median_and_band_per_curve():
+    ds = sweep_like()
+    fig = plot_grid(ds, ["feature_corr", "test_normalized_mse"], col="d")
+    assert len(fig.axes) == 2 * len(D_VALUES)
+    ax = fig.axes[1]  # feature_corr, d = 16
+    lines = {line.get_label(): line for line in ax.get_lines()}
+    assert set(lines) == {"two-layer", "three-layer"}  # empty arch/trainer pairs left out
+    # independent reference: numpy median over the seed axis of the raw array
+    expected = np.median(ds["feature_corr"].values[1, 1, 1], axis=-1)
+    np.testing.assert_allclose(lines["three-layer"].get_ydata(), expected)
+    np.testing.assert_allclose(lines["three-layer"].get_xdata(), N_GRID)
+    assert ax.get_xscale() == "log" and fig.axes[4].get_yscale() == "log"
+    # the min-max band spans the extreme seeds
+    band = ax.collections[1].get_paths()[0].vertices[:, 1]
+    raw = ds["feature_corr"].values[1, 1, 1]
+    assert band.min() == pytest.approx(raw.min()) and band.max() == pytest.approx(raw.max())
+
+
+def test_plot_metrics_keeps_its_signature():
+    ds = sweep_like().sel(trainer="layer-wise", d=8, arch=["three-layer"])
+    fig = plot_metrics(ds, ["feature_corr"], hue="arch")
+    assert len(fig.axes) == 1 and len(fig.axes[0].get_lines()) == 1
+
+
+@pytest.mark.parametrize("suffix", [".png", ".svg"])
+def test_cli_plot_writes_png_and_svg(invoke, results_file, tmp_path, suffix):
+    out = tmp_path / f"fig{suffix}"
+    result = invoke("plot", results_file, "--col", "d", "--out", out)
+    assert result.exit_code == 0, result.output
+    head = out.read_bytes()[:400]
+    assert head.startswith(b"\x89PNG") if suffix == ".png" else b"<svg" in head
+
+
+def test_cli_plot_default_output_and_errors(invoke, results_file, tmp_path):
+    assert invoke("plot", results_file).exit_code == 0
+    assert (tmp_path / "results.png").is_file()
+    bad = invoke("plot", results_file, "--y", "nope")
+    assert bad.exit_code == 2
+    assert bad.stderr.strip() == (
+        "error: unknown metric 'nope'; available: feature_corr, test_normalized_mse"
+    )
+    bad = invoke("plot", results_file, "--col", "width")
+    assert bad.stderr.startswith("error: --col 'width' is not a dimension; available: arch")
+    bad = invoke("plot", results_file, "--out", tmp_path / "fig.jpg")
+    assert bad.stderr.strip() == "error: --out must end in .png or .svg, got 'fig.jpg'"
+    missing = invoke("plot", tmp_path / "none.nc")
+    assert missing.stderr.strip() == f"error: results file not found: {tmp_path / 'none.nc'}"
+
+
+def test_cli_threshold_reports_exponents_one_and_two(invoke, results_file):
+    result = invoke(
+        "threshold",
+        results_file,
+        "--metric",
+        "feature_corr",
+        "--level",
+        "0",
+        "--bootstrap",
+        "200",
+        "--json",
+    )
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout)
+    # curves only for the pairs that ran; threshold = d^p exactly (median offset 0)
+    assert len(out["thresholds"]) == 2 * len(D_VALUES)
+    for rec in out["thresholds"]:
+        p = 1 if rec["arch"] == "two-layer" else 2
+        assert rec["threshold"] == pytest.approx(rec["d"] ** p, rel=1e-12)
+    slopes = {(f["group"]["arch"], f["group"]["trainer"]): f for f in out["fits"]}
+    assert set(slopes) == {("two-layer", "one-step"), ("three-layer", "layer-wise")}
+    assert slopes["two-layer", "one-step"]["slope"] == pytest.approx(1.0, abs=1e-12)
+    assert slopes["three-layer", "layer-wise"]["slope"] == pytest.approx(2.0, abs=1e-12)
+    text = invoke(
+        "threshold",
+        results_file,
+        "--metric",
+        "test_normalized_mse",
+        "--level",
+        "1",
+        "--below",
+        "--bootstrap",
+        "50",
+    )
+    assert "slope of log2 threshold vs log2 d (arch=three-layer, trainer=layer-wise): 2.000" in (
+        text.stdout
+    )
+
+
+def test_cli_threshold_errors(invoke, results_file):
+    bad = invoke("threshold", results_file, "--metric", "nope", "--level", "0.9")
+    assert bad.exit_code == 2
+    assert bad.stderr.startswith("error: unknown metric 'nope'; available: ")
+    bad = invoke(
+        "threshold", results_file, "--metric", "feature_corr", "--level", "0.9", "--bootstrap", "0"
+    )
+    assert bad.stderr.strip() == "error: --bootstrap must be >= 1, got 0"

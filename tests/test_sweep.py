@@ -1,0 +1,432 @@
+"""Sweeps over the fake plugin: grids, cells, resume, failures, the CLI's error paths."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tlkit
+import xarray as xr
+from click.testing import CliRunner
+from fakes import LeastSquares, fake_config
+from tlkit.cli import TlkitGroup
+from tlkit.errors import ConfigError, TlkitError
+from tlkit.pipeline import train
+from tlkit.results import open_results
+from tlkit.sweep_cli import COMMANDS
+from tlkit.sweeps import (
+    SweepSpec,
+    axis_dims,
+    combine_cells,
+    expand_cells,
+    train_many,
+    validate_cells,
+)
+
+TESTS = Path(__file__).parent
+
+SPEC = {
+    "seeds": [0, 1],
+    "base": {
+        "target": {"name": "linear", "params": {"d": 4}},
+        "arch": "linear-net",
+        "trainer": "lstsq",
+        "n_val": 16,
+        "n_test": 64,
+    },
+    "grid": {"target.d": [2, 3], "n_train": [16, 32], "trainer.ridge": [0.0, 0.5]},
+}
+
+
+class ManyLeastSquares(LeastSquares):
+    """LeastSquares with a ``fit_many`` that records how it was called."""
+
+    calls: list[int] = []
+
+    def fit_many(self, models, datas, on_stage):
+        ManyLeastSquares.calls.append(len(models))
+        return [self.fit(m, d, on_stage) for m, d in zip(models, datas, strict=True)]
+
+
+class Exploding(LeastSquares):
+    """Raises inside ``fit`` for one sample size (a cell that crashes)."""
+
+    def __init__(self, explode_at: int = -1, blow_up: bool = False) -> None:
+        super().__init__(ridge=0.0, blow_up=blow_up)
+        self.explode_at = explode_at
+
+    def fit(self, model, data, on_stage):
+        if data.X.shape[0] == self.explode_at:
+            raise RuntimeError("boom at this n")
+        return super().fit(model, data, on_stage)
+
+
+class ExtraPlugin:
+    @tlkit.hookimpl
+    def tlkit_register_trainers(self, register):
+        register("lstsq-many", ManyLeastSquares, architectures=["linear-net"])
+        register("exploding", Exploding, architectures=["linear-net"])
+
+
+@pytest.fixture
+def xhost(host):
+    host.add_plugin(ExtraPlugin(), name="extra", version="0.0")
+    host.ensure_registered()
+    yield host
+    host.remove_plugin("extra")
+
+
+@pytest.fixture
+def invoke(host):
+    group = TlkitGroup("tlkit")
+    for command in COMMANDS:
+        group.add_command(command)
+    runner = CliRunner()
+
+    def _invoke(*args):
+        return runner.invoke(group, [str(a) for a in args], obj=host, catch_exceptions=False)
+
+    return _invoke
+
+
+def write_toml(path: Path, text: str) -> Path:
+    path.write_text(textwrap.dedent(text))
+    return path
+
+
+BASE_TOML = """
+seeds = [0, 1]
+
+[base]
+target = {name = "linear", params = {d = 4}}
+arch = "linear-net"
+trainer = "lstsq"
+n_val = 16
+n_test = 64
+"""
+
+
+# -- grid expansion ---------------------------------------------------------------------
+def test_cells_are_the_cartesian_product_crossed_with_variants():
+    spec = SweepSpec.from_dict(
+        {
+            **SPEC,
+            "variants": [{"trainer": "lstsq"}, {"trainer": {"name": "lstsq", "blow_up": False}}],
+        }
+    )
+    cells = expand_cells(spec)
+    assert len(cells) == 2 * 2 * 2 * 2
+    assert len({c.id for c in cells}) == len(cells)
+    assert all([c_["seed"] for c_ in c.configs] == [0, 1] for c in cells)
+    first = cells[0].configs[0]
+    assert first["target"] == {"name": "linear", "params": {"d": 2}}
+    assert first["trainer"] == {"name": "lstsq", "params": {"ridge": 0.0}}
+
+
+def test_axis_dims_reuse_run_dims_and_avoid_collisions():
+    dims_of = axis_dims(["target.d", "n_train", "arch", "arch.m2", "arch.layer", "trainer.m2"])
+    assert dims_of == {
+        "target.d": None,
+        "n_train": None,
+        "arch": None,
+        "arch.m2": "arch_m2",
+        "arch.layer": "arch_layer",
+        "trainer.m2": "trainer_m2",
+    }
+    assert axis_dims(["arch.width", "n_val"]) == {"arch.width": "width", "n_val": "n_val"}
+
+
+def test_identical_coordinates_need_named_variants(host):
+    spec = SweepSpec.from_dict(
+        {**SPEC, "variants": [{"trainer": {"name": "lstsq", "ridge": 1.0}}, {"trainer": "lstsq"}]}
+    )
+    spec.grid.pop("trainer.ridge")
+    with pytest.raises(ConfigError, match="same result coordinates; give each"):
+        validate_cells(expand_cells(spec), spec, host)
+    spec.variants[0]["name"] = "ridge1"
+    cells = validate_cells(expand_cells(spec), spec, host)
+    assert {c.coords["variant"] for c in cells} == {"ridge1", "v1"}
+
+
+# -- train_many -------------------------------------------------------------------------
+def test_train_many_equals_separate_runs_and_uses_fit_many(xhost):
+    ManyLeastSquares.calls.clear()
+    configs = [fake_config(seed=s, trainer="lstsq-many") for s in (0, 1, 2)]
+    runs = train_many(configs, xhost)
+    assert ManyLeastSquares.calls == [3]
+    for cfg, run in zip(configs, runs, strict=True):
+        alone = train(cfg, host=xhost)
+        np.testing.assert_array_equal(np.asarray(run.model.w[...]), np.asarray(alone.model.w[...]))
+        xr.testing.assert_identical(run.results, alone.results)
+
+
+def test_train_many_refuses_configs_that_differ_in_more_than_seeds(host):
+    with pytest.raises(ConfigError, match="differ only in their seeds"):
+        train_many([fake_config(seed=0), fake_config(seed=1, n_train=32)], host)
+
+
+# -- running, resuming, failures ----------------------------------------------------------
+def test_sweep_results_have_a_dim_per_axis_and_match_single_runs(host, tmp_path):
+    result = tlkit.sweep(SPEC, tmp_path / "sw", host=host, progress="none")
+    ds = open_results(tmp_path / "sw" / "results.nc")
+    assert result.cells == 8 and result.ran == 8 and not result.errors
+    assert dict(ds["mse_mse"].sizes) == {
+        "arch": 1,
+        "trainer": 1,
+        "d": 2,
+        "n_train": 2,
+        "seed": 2,
+        "trainer_ridge": 2,
+    }
+    assert len(list((tmp_path / "sw" / "cells").glob("*.nc"))) == 8
+    # One grid point, trained alone by the plain pipeline, gives the same number.
+    alone = train(
+        fake_config(
+            target={"name": "linear", "params": {"d": 3}},
+            n_train=32,
+            n_val=16,
+            n_test=64,
+            seed=1,
+            trainer={"name": "lstsq", "params": {"ridge": 0.5}},
+        ),
+        host=host,
+    )
+    got = ds["mse_mse"].sel(d=3, n_train=32, seed=1, trainer_ridge=0.5).squeeze().item()
+    assert got == alone.results["mse_mse"].squeeze().item()
+    assert set(ds["fit_status"].values.ravel()) == {"ok"}
+
+
+def test_rerun_skips_finished_cells(host, tmp_path):
+    out = tmp_path / "sw"
+    tlkit.sweep(SPEC, out, host=host, progress="none")
+    files = sorted((out / "cells").glob("*.nc"))
+    before = {p: p.stat().st_mtime_ns for p in files}
+    reference = open_results(out / "results.nc")
+    files[3].unlink()
+    again = tlkit.sweep(SPEC, out, host=host, progress="none")
+    assert (again.ran, again.reused) == (1, 7)
+    for p in files:
+        if p != files[3]:
+            assert p.stat().st_mtime_ns == before[p]
+    xr.testing.assert_identical(open_results(out / "results.nc"), reference)
+
+
+def test_changed_config_is_refused_unless_forced(host, tmp_path, invoke):
+    out = tmp_path / "sw"
+    tlkit.sweep(SPEC, out, host=host, progress="none")
+    changed = {**SPEC, "seeds": [0, 1, 2]}
+    with pytest.raises(TlkitError, match="holds a sweep with a different config.*--force"):
+        tlkit.sweep(changed, out, host=host, progress="none")
+    forced = tlkit.sweep(changed, out, host=host, progress="none", force=True)
+    assert forced.ran == 8 and forced.results.sizes["seed"] == 3
+    assert len(list((out / "cells").glob("*.nc"))) == 8
+
+
+def test_a_raising_cell_is_recorded_and_the_sweep_goes_on(xhost, tmp_path):
+    spec = {
+        "seeds": [0, 1],
+        "base": {**SPEC["base"], "trainer": {"name": "exploding", "params": {"explode_at": 32}}},
+        "grid": {"n_train": [16, 32, 64]},
+    }
+    result = tlkit.sweep(spec, tmp_path / "sw", host=xhost, progress="none")
+    assert (result.ran, len(result.errors)) == (3, 1)
+    (reason,) = result.errors.values()
+    assert reason == "RuntimeError: boom at this n"
+    (err_file,) = (tmp_path / "sw" / "cells").glob("*.error.json")
+    assert "Traceback" in json.loads(err_file.read_text())["traceback"]
+    ds = open_results(tmp_path / "sw" / "results.nc")
+    assert list(ds["fit_status"].sel(n_train=32).values.ravel()) == ["error", "error"]
+    assert list(ds["fit_status"].sel(n_train=64).values.ravel()) == ["ok", "ok"]
+    assert ds["fit_reason"].sel(n_train=32, seed=0).squeeze().item() == reason
+    assert np.isnan(ds["mse_mse"].sel(n_train=32)).all()
+    assert np.isfinite(ds["mse_mse"].sel(n_train=64)).all()
+    assert ds.attrs["sweep_cells_failed"] == 1
+
+
+def test_diverged_runs_are_counted(xhost, tmp_path):
+    spec = {
+        "seeds": [0],
+        "base": {**SPEC["base"], "trainer": {"name": "exploding", "params": {"blow_up": True}}},
+        "grid": {"n_train": [16, 32]},
+    }
+    result = tlkit.sweep(spec, tmp_path / "sw", host=xhost, progress="none")
+    assert result.failed_runs == 2 and not result.errors
+    assert set(result.results["fit_status"].values.ravel()) == {"failed"}
+
+
+def test_combine_cells_fills_sparse_grids():
+    a = xr.Dataset(
+        {"m": (("arch", "n"), [[1.0, 2.0]]), "s": (("arch", "n"), [["ok", "ok"]])},
+        coords={"arch": ["b"], "n": [1, 2]},
+    )
+    b = xr.Dataset({"m": (("arch", "n"), [[3.0]])}, coords={"arch": ["a"], "n": [4]})
+    ds = combine_cells([a, b])
+    assert list(ds["arch"].values) == ["b", "a"]  # labels keep first-appearance order
+    assert list(ds["n"].values) == [1, 2, 4]  # numbers are sorted
+    np.testing.assert_array_equal(ds["m"].values, [[1.0, 2.0, np.nan], [np.nan, np.nan, 3.0]])
+    assert ds["s"].values.tolist() == [["ok", "ok", ""], ["", "", ""]]
+
+
+# -- CLI: success and one-line errors, nothing written ---------------------------------------
+def test_cli_sweep_runs_and_resumes(invoke, tmp_path):
+    cfg = write_toml(tmp_path / "s.toml", BASE_TOML + "\n[grid]\nn_train = [16, 32]\n")
+    first = invoke("sweep", cfg, "--out", tmp_path / "sw", "--quiet")
+    assert first.exit_code == 0, first.output
+    assert "2 cells: 2 run, 0 reused, 0 failed" in first.output
+    second = invoke("sweep", cfg, "--out", tmp_path / "sw")  # with the progress bar
+    assert second.exit_code == 0, second.output
+    assert "2 cells: 0 run, 2 reused" in second.stdout
+
+
+@pytest.mark.parametrize(
+    ("grid", "message"),
+    [
+        ("n_train = []", "error: grid.n_train is an empty list: the sweep would have 0 cells"),
+        ("colour = [1]", "error: unknown grid field 'colour'; valid: n_train, n_val, "),
+        (
+            'n_train = ["many"]',
+            "error: sweep cell [n_train=many]: n_train must be an integer, got 'many'",
+        ),
+        ('"target.d" = ["x"]', "error: sweep cell [target.d=x]: parameter 'd' of target "),
+        ('"target.width" = [2]', "error: sweep cell [target.width=2]: "),
+    ],
+)
+def test_cli_bad_configs_give_one_line_and_write_nothing(invoke, tmp_path, grid, message):
+    cfg = write_toml(tmp_path / "s.toml", BASE_TOML + f"\n[grid]\n{grid}\n")
+    result = invoke("sweep", cfg, "--out", tmp_path / "sw")
+    assert result.exit_code == 2
+    assert result.stderr.startswith(message), result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "sw").exists()
+
+
+def test_cli_unknown_top_level_field_and_zero_seeds(invoke, tmp_path):
+    cfg = write_toml(tmp_path / "a.toml", "colour = 1\n" + BASE_TOML)
+    result = invoke("sweep", cfg, "--out", tmp_path / "sw")
+    assert result.exit_code == 2
+    assert result.stderr.strip() == (
+        "error: unknown sweep field 'colour'; valid: base, grid, seeds, variants"
+    )
+    cfg = write_toml(tmp_path / "b.toml", BASE_TOML.replace("seeds = [0, 1]", "seeds = []"))
+    result = invoke("sweep", cfg, "--out", tmp_path / "sw")
+    assert result.stderr.strip() == "error: seeds is an empty list: the sweep would have 0 cells"
+    cfg = write_toml(tmp_path / "c.toml", BASE_TOML.replace("n_val = 16", "n_vall = 16"))
+    result = invoke("sweep", cfg, "--out", tmp_path / "sw")
+    assert result.stderr.startswith("error: sweep cell [base]: unknown config field 'n_vall'")
+    assert not (tmp_path / "sw").exists()
+
+
+def test_cli_unreachable_scheduler(invoke, tmp_path):
+    cfg = write_toml(tmp_path / "s.toml", BASE_TOML + "\n[grid]\nn_train = [16]\n")
+    result = invoke(
+        "sweep",
+        cfg,
+        "--out",
+        tmp_path / "sw",
+        "--executor",
+        "dask",
+        "--scheduler",
+        "tcp://127.0.0.1:9",
+        "--timeout",
+        "2",
+    )
+    assert result.exit_code == 2
+    assert result.stderr.strip().startswith(
+        "error: cannot reach the Dask scheduler at tcp://127.0.0.1:9 within 2 s"
+    )
+    assert not (tmp_path / "sw").exists()
+
+
+def test_cli_option_mismatch(invoke, tmp_path):
+    cfg = write_toml(tmp_path / "s.toml", BASE_TOML + "\n[grid]\nn_train = [16]\n")
+    result = invoke("sweep", cfg, "--out", tmp_path / "sw", "--workers", "2")
+    assert result.stderr.strip() == "error: --workers and --scheduler need --executor dask"
+    assert not (tmp_path / "sw").exists()
+
+
+# -- SIGKILL at a random moment ---------------------------------------------------------------
+KILL_SCRIPT = """
+import sys, time
+import tlkit
+from fakes import FakePlugin, LeastSquares
+from tlkit.plugins import PluginHost
+
+
+class Slow(LeastSquares):
+    def fit(self, model, data, on_stage):
+        time.sleep(0.15)  # long enough that a kill lands inside a cell
+        return super().fit(model, data, on_stage)
+
+
+class SlowPlugin:
+    @tlkit.hookimpl
+    def tlkit_register_trainers(self, register):
+        register("slow", Slow, architectures=["linear-net"])
+
+
+host = PluginHost(load_entry_points=False, strict=False)
+host.add_plugin(FakePlugin(), name="fake", version="0.0")
+host.add_plugin(SlowPlugin(), name="slow", version="0.0")
+spec = {SPEC!r}
+spec["base"]["trainer"] = "slow"
+spec["grid"] = {{"n_train": [16, 24, 32, 48, 64, 96], "target.d": [2, 3]}}
+tlkit.sweep(spec, sys.argv[1], host=host, progress="none")
+"""
+
+
+def test_sigkill_then_rerun_equals_an_uninterrupted_sweep(tmp_path):
+    script = tmp_path / "run_sweep.py"
+    script.write_text(KILL_SCRIPT.format(SPEC=SPEC))
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")]),
+    }
+    out, clean = tmp_path / "killed", tmp_path / "clean"
+    # The uninterrupted reference runs alongside (same script, separate directory).
+    reference = subprocess.Popen(
+        [sys.executable, str(script), str(clean)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    proc = subprocess.Popen(
+        [sys.executable, str(script), str(out)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    deadline = time.monotonic() + 120
+    while not list((out / "cells").glob("*.nc")) and time.monotonic() < deadline:
+        assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else ""
+        time.sleep(0.05)
+    delay = random.uniform(0.0, 1.5)
+    time.sleep(delay)
+    finished_early = proc.poll() is not None
+    proc.send_signal(signal.SIGKILL)
+    proc.communicate()
+    done = sorted((out / "cells").glob("*.nc"))
+    assert finished_early or len(done) < 12, f"kill after {delay:.2f} s came too late"
+    for path in done:  # no partial or corrupt file under a finished cell's name
+        assert open_results(path)["fit_status"].sizes["seed"] == 2
+    subprocess.run(
+        [sys.executable, str(script), str(out)],
+        env=env,
+        check=True,
+        timeout=300,
+        capture_output=True,
+    )
+    _, err = reference.communicate(timeout=300)
+    assert reference.returncode == 0, err.decode()
+    xr.testing.assert_identical(
+        open_results(out / "results.nc"), open_results(clean / "results.nc")
+    )
+    assert not list((out / "cells").glob(".*tmp*"))

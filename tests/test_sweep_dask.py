@@ -1,0 +1,103 @@
+"""The Dask executor on a real local cluster of 2 worker processes."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+
+import pytest
+import tlkit
+import xarray as xr
+from fakes import LeastSquares
+from tlkit.results import open_results
+
+distributed = pytest.importorskip("distributed")
+
+from tlkit.executors import DaskExecutor, HostSpec  # noqa: E402
+
+#: Workers build their host from this: the fakes plus the slow trainer below, both
+#: importable because tests/ is on the path that spawned workers inherit.
+HOST_SPEC = HostSpec(
+    load_entry_points=False, plugins=("fakes:FakePlugin", "test_sweep_dask:SlowPlugin")
+)
+
+SPEC = {
+    "seeds": [0, 1],
+    "base": {
+        "target": {"name": "linear", "params": {"d": 4}},
+        "arch": "linear-net",
+        "trainer": "slow",
+        "n_val": 16,
+        "n_test": 64,
+    },
+    "grid": {"n_train": [16, 24, 32, 48], "target.d": [2, 3]},
+}
+
+
+class Slow(LeastSquares):
+    """LeastSquares that takes a while, so that a worker dies inside a cell."""
+
+    def fit(self, model, data, on_stage):
+        time.sleep(0.15)
+        return super().fit(model, data, on_stage)
+
+
+class SlowPlugin:
+    @tlkit.hookimpl
+    def tlkit_register_trainers(self, register):
+        register("slow", Slow, architectures=["linear-net"])
+
+
+def test_killing_a_worker_mid_sweep_still_gives_the_local_results(tmp_path):
+    host = HOST_SPEC.build()
+    local = tlkit.sweep(SPEC, tmp_path / "local", host=host, progress="none")
+    assert not local.errors
+
+    executor = DaskExecutor(host_spec=HOST_SPEC, workers=2)
+    pids = executor.client.run(os.getpid)
+    assert len(pids) == 2 and os.getpid() not in pids.values()
+    out = tmp_path / "dask"
+    box: dict[str, object] = {}
+
+    def run() -> None:
+        try:
+            box["result"] = tlkit.sweep(SPEC, out, executor=executor, host=host, progress="none")
+        except BaseException as exc:  # surfaced by the assertion below
+            box["error"] = exc
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    deadline = time.monotonic() + 120
+    while not list((out / "cells").glob("*.nc")) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    n_done = len(list((out / "cells").glob("*.nc")))
+    victim = sorted(pids.values())[0]
+    os.kill(victim, signal.SIGKILL)
+    thread.join(timeout=300)
+    assert not thread.is_alive()
+    assert "error" not in box, box.get("error")
+    result = box["result"]
+    assert n_done < result.cells, "the worker died after the sweep had finished"
+    assert result.ran == result.cells and not result.errors, result.errors
+    xr.testing.assert_identical(
+        open_results(out / "results.nc"), open_results(tmp_path / "local" / "results.nc")
+    )
+
+
+def test_spawn_is_forced_for_local_workers():
+    import dask
+
+    # Even when the user's Dask config asks for fork, tlkit's workers are spawned.
+    with dask.config.set({"distributed.worker.multiprocessing-method": "fork"}):
+        executor = DaskExecutor(host_spec=HOST_SPEC, workers=1)
+    try:
+        methods = executor.client.run(
+            lambda: __import__("multiprocessing").get_start_method(allow_none=True)
+        )
+        # A forked worker would have inherited jax from this process; a spawned one
+        # starts clean (jax arrives only with tlkit, when the first cell runs).
+        assert set(methods.values()) == {"spawn"}
+    finally:
+        executor.close()

@@ -1,0 +1,288 @@
+"""Where sweep cells run: in this process (``local``) or on a Dask cluster (``dask``).
+
+Either way a cell runs :func:`run_cell`, which trains the cell's seeds together,
+writes the cell's dataset atomically into the sweep directory (or an error
+record), and returns a small :class:`CellOutcome`. Results never travel back
+through the scheduler: the driver reads the cell files, so a worker that dies
+mid-cell leaves nothing under the cell's name and the cell is simply rerun.
+
+Dask specifics:
+
+* ``workers=N`` starts a ``distributed.LocalCluster`` of N worker *processes*
+  with one thread each, started with the ``spawn`` method (forced here), so no
+  worker is ever forked from a process in which JAX has started.
+* ``scheduler=ADDRESS`` connects to an existing cluster (e.g. dask-jobqueue on
+  SLURM); the sweep directory must then be on a file system the workers share.
+* Tasks and outcomes cross the wire as JSON strings (tlkit stores no pickle; Dask
+  still pickles the function reference ``run_cell_json`` itself, by name).
+* ``gpus=["0", "1"]``: worker *i* of a local cluster gets
+  ``CUDA_VISIBLE_DEVICES=gpus[i % len(gpus)]`` (one GPU per worker).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import json
+import time
+import traceback
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any, Protocol
+
+from tlkit.errors import ConfigError, TlkitError
+from tlkit.plugins import PluginHost
+
+
+@dataclasses.dataclass(frozen=True)
+class HostSpec:
+    """How a worker process builds its plugin host.
+
+    Attributes:
+        load_entry_points: load installed plugins (honouring ``TLKIT_LOAD_PLUGINS``
+            and ``TLKIT_DISABLE_PLUGINS`` in the worker's environment).
+        plugins: extra plugin objects as ``"module:attribute"``; a class is
+            instantiated.
+    """
+
+    load_entry_points: bool = True
+    plugins: tuple[str, ...] = ()
+
+    def build(self) -> PluginHost:
+        host = PluginHost(load_entry_points=self.load_entry_points)
+        for ref in self.plugins:
+            module, _, attr = ref.partition(":")
+            obj = getattr(importlib.import_module(module), attr)
+            host.add_plugin(obj() if isinstance(obj, type) else obj, name=attr, version=None)
+        host.ensure_registered()
+        return host
+
+
+_HOSTS: dict[HostSpec, PluginHost] = {}
+
+
+def _host_for(spec: HostSpec) -> PluginHost:
+    # One host per worker process: plugin loading happens once, not once per cell.
+    if spec not in _HOSTS:
+        _HOSTS[spec] = spec.build()
+    return _HOSTS[spec]
+
+
+@dataclasses.dataclass
+class CellOutcome:
+    """What running one cell did (small; travels back from workers as JSON).
+
+    Attributes:
+        cell: cell id; label: its readable label.
+        status: ``"ok"`` (file written) or ``"error"`` (error record written).
+        seconds: time spent in the cell (training, probes, writing).
+        failed_runs: seeds whose training reported ``fit_status="failed"``.
+        error: one-line error text when ``status == "error"``.
+    """
+
+    cell: str
+    label: str
+    status: str
+    seconds: float
+    failed_runs: int = 0
+    error: str = ""
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
+
+
+def run_cell(cell: Any, out: Path, host: PluginHost) -> CellOutcome:
+    """Train a cell's seeds together and write its dataset (or its error) into ``out``.
+
+    Any exception inside the cell is recorded, never raised: one bad cell must not
+    stop the sweep.
+    """
+    from tlkit import results
+    from tlkit.sweeps import cell_dataset, cell_path, error_path, train_many, write_error
+
+    start = time.perf_counter()
+    try:
+        runs = train_many(cell.configs, host)
+        ds = cell_dataset(cell, [r.results for r in runs])
+        results.save_dataset(ds, cell_path(out, cell))
+        error_path(out, cell).unlink(missing_ok=True)
+        failed = sum(r.fit.status != "ok" for r in runs)
+        return CellOutcome(cell.id, cell.label, "ok", time.perf_counter() - start, failed)
+    except Exception as exc:  # recorded in the cell's error file and the summary
+        reason = _one_line(exc)
+        write_error(out, cell, reason, traceback.format_exc())
+        return CellOutcome(cell.id, cell.label, "error", time.perf_counter() - start, error=reason)
+
+
+def run_cell_json(task: str) -> str:
+    """The Dask task: JSON in (cell, directory, host spec), JSON out (outcome)."""
+    from tlkit.sweeps import Cell
+
+    data = json.loads(task)
+    spec = HostSpec(data["host"]["load_entry_points"], tuple(data["host"]["plugins"]))
+    outcome = run_cell(Cell.from_dict(data["cell"]), Path(data["out"]), _host_for(spec))
+    return json.dumps(dataclasses.asdict(outcome))
+
+
+class Executor(Protocol):
+    """Runs cells and yields their outcomes as they finish."""
+
+    def run(self, cells: Sequence[Any], out: Path) -> Iterator[CellOutcome]: ...
+
+    def close(self) -> None: ...
+
+
+class LocalExecutor:
+    """Cells one after another in this process, with the caller's plugin host."""
+
+    def __init__(self, host: PluginHost) -> None:
+        self.host = host
+
+    def run(self, cells: Sequence[Any], out: Path) -> Iterator[CellOutcome]:
+        for cell in cells:
+            yield run_cell(cell, out, self.host)
+
+    def close(self) -> None:
+        return None
+
+
+class DaskExecutor:
+    """Cells as independent tasks on a Dask cluster (local processes or a scheduler).
+
+    Raises:
+        TlkitError: the scheduler cannot be reached within ``connect_timeout``, or
+            ``distributed`` is not installed.
+    """
+
+    def __init__(
+        self,
+        *,
+        host_spec: HostSpec,
+        workers: int | None = None,
+        scheduler: str | None = None,
+        gpus: Sequence[str] | None = None,
+        connect_timeout: float = 10.0,
+    ) -> None:
+        try:
+            import dask
+            from distributed import Client, LocalCluster
+        except ImportError:
+            raise TlkitError(
+                "--executor dask needs the 'distributed' package: pip install 'tlkit[dask]'"
+            ) from None
+        self.host_spec = host_spec
+        self.cluster = None
+        if scheduler is not None:
+            try:
+                self.client = Client(scheduler, timeout=f"{connect_timeout}s")
+            except (OSError, TimeoutError, ValueError) as exc:
+                raise TlkitError(
+                    f"cannot reach the Dask scheduler at {scheduler} within "
+                    f"{connect_timeout:g} s ({type(exc).__name__})"
+                ) from None
+            return
+        n = workers or 2
+        # spawn: a forked child would inherit this process's running JAX runtime.
+        with dask.config.set({"distributed.worker.multiprocessing-method": "spawn"}):
+            if gpus:
+                self.cluster = _gpu_cluster(n, list(gpus))
+            else:
+                self.cluster = LocalCluster(
+                    n_workers=n,
+                    threads_per_worker=1,
+                    processes=True,
+                    dashboard_address=None,
+                    silence_logs=40,
+                )
+            self.client = Client(self.cluster)
+
+    def run(self, cells: Sequence[Any], out: Path) -> Iterator[CellOutcome]:
+        import uuid
+
+        from distributed import as_completed
+
+        host = dataclasses.asdict(self.host_spec)
+        futures = {}
+        tag = uuid.uuid4().hex[:8]
+        for cell in cells:
+            task = json.dumps(
+                {
+                    "cell": cell.to_dict(),
+                    "out": str(Path(out).resolve()),
+                    "host": {**host, "plugins": list(host["plugins"])},
+                }
+            )
+            future = self.client.submit(
+                run_cell_json, task, key=f"tlkit-cell-{cell.id}-{tag}", pure=False
+            )
+            futures[future] = cell
+        for future in as_completed(list(futures)):
+            cell = futures[future]
+            try:
+                yield CellOutcome(**json.loads(future.result()))
+            except Exception as exc:  # e.g. KilledWorker after repeated worker deaths
+                from tlkit.sweeps import write_error
+
+                reason = _one_line(exc)
+                write_error(Path(out), cell, reason, "")
+                yield CellOutcome(cell.id, cell.label, "error", 0.0, error=reason)
+
+    def close(self) -> None:
+        self.client.close()
+        if self.cluster is not None:
+            self.cluster.close()
+
+
+def _gpu_cluster(n: int, gpus: list[str]) -> Any:
+    """A local cluster whose worker i sees only GPU ``gpus[i % len(gpus)]``.
+
+    The environment is set by the nanny before the worker process starts, i.e.
+    before JAX picks its devices.
+    """
+    from distributed import Nanny, Scheduler, SpecCluster
+
+    workers = {
+        f"gpu-worker-{i}": {
+            "cls": Nanny,
+            "options": {"nthreads": 1, "env": {"CUDA_VISIBLE_DEVICES": gpus[i % len(gpus)]}},
+        }
+        for i in range(n)
+    }
+    scheduler = {"cls": Scheduler, "options": {"dashboard_address": None}}
+    return SpecCluster(workers=workers, scheduler=scheduler, silence_logs=40)
+
+
+def make_executor(
+    kind: str,
+    *,
+    host: PluginHost,
+    host_spec: HostSpec,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    gpus: Sequence[str] | None = None,
+    connect_timeout: float = 10.0,
+) -> Executor:
+    """Build an executor by name, checking that the options fit it.
+
+    Raises:
+        ConfigError: unknown executor or options that do not apply to it.
+    """
+    if kind == "local":
+        if workers is not None or scheduler is not None:
+            raise ConfigError("--workers and --scheduler need --executor dask")
+        return LocalExecutor(host)
+    if kind == "dask":
+        if workers is not None and scheduler is not None:
+            raise ConfigError("give --workers (a local cluster) or --scheduler, not both")
+        if workers is not None and workers < 1:
+            raise ConfigError(f"workers must be >= 1, got {workers}")
+        return DaskExecutor(
+            host_spec=host_spec,
+            workers=workers,
+            scheduler=scheduler,
+            gpus=gpus,
+            connect_timeout=connect_timeout,
+        )
+    raise ConfigError(f"unknown executor {kind!r}; valid: local, dask")

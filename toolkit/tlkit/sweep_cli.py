@@ -1,0 +1,233 @@
+"""``tlkit sweep``, ``tlkit plot`` and ``tlkit threshold``: thin click commands.
+
+They are plain click commands; the ``tlkit`` group adds them with
+``cli.add_command(...)`` (see :data:`COMMANDS`). User errors raise
+:class:`tlkit.errors.TlkitError`, which the group prints as one line (exit 2).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import click
+
+from tlkit.errors import ConfigError, TlkitError
+
+DEFAULT_METRICS = ("test_normalized_mse", "feature_corr")
+
+
+@click.command("sweep")
+@click.argument("config", type=click.Path(dir_okay=False))
+@click.option("--out", required=True, type=click.Path(file_okay=False), help="Sweep directory.")
+@click.option(
+    "--executor",
+    type=click.Choice(["local", "dask"]),
+    default="local",
+    show_default=True,
+    help="Run cells in this process or on a Dask cluster.",
+)
+@click.option("--workers", type=int, help="dask: start a local cluster of N worker processes.")
+@click.option("--scheduler", help="dask: address of an existing scheduler (tcp://host:port).")
+@click.option("--gpus", help="dask local cluster: comma-separated GPU ids, one per worker.")
+@click.option(
+    "--plugin",
+    "plugins",
+    multiple=True,
+    metavar="MODULE:ATTR",
+    help="Extra plugin object that Dask workers load (repeatable).",
+)
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Run even if DIR holds a sweep with another config (its results are discarded).",
+)
+@click.option("--quiet", is_flag=True, help="Plain log lines instead of a progress bar.")
+@click.option(
+    "--timeout",
+    "connect_timeout",
+    type=float,
+    default=10.0,
+    show_default=True,
+    help="Seconds to wait for a Dask scheduler.",
+)
+@click.pass_context
+def sweep_command(
+    ctx: click.Context,
+    config: str,
+    out: str,
+    executor: str,
+    workers: int | None,
+    scheduler: str | None,
+    gpus: str | None,
+    plugins: tuple[str, ...],
+    force: bool,
+    quiet: bool,
+    connect_timeout: float,
+) -> None:
+    """Run (or resume) the grid of runs in CONFIG (TOML) into DIR."""
+    from tlkit.sweeps import sweep
+
+    result = sweep(
+        config,
+        out,
+        executor=executor,
+        workers=workers,
+        scheduler=scheduler,
+        force=force,
+        host=ctx.find_root().obj,
+        plugins=plugins,
+        progress="log" if quiet else "bar",
+        echo=lambda line: click.echo(line, err=True),
+        connect_timeout=connect_timeout,
+        gpus=[g.strip() for g in gpus.split(",") if g.strip()] if gpus else None,
+    )
+    click.echo(result.summary())
+    for cell, why in result.errors.items():
+        click.echo(f"  failed: {cell}: {why}")
+    if result.results is not None:
+        click.echo(f"results: {Path(out) / 'results.nc'}")
+
+
+@click.command("plot")
+@click.argument("results_file", type=click.Path(dir_okay=False))
+@click.option("--x", "x", default="n_train", show_default=True, help="x-axis dimension.")
+@click.option(
+    "--y",
+    "metrics",
+    multiple=True,
+    help="Metric to plot, one row of panels each (repeatable; default: "
+    "test_normalized_mse and feature_corr).",
+)
+@click.option("--hue", default="arch", show_default=True, help="One line per value.")
+@click.option("--col", help="One column of panels per value of this dimension.")
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False),
+    help="Figure file, .png or .svg (default: next to the results, .png).",
+)
+def plot_command(
+    results_file: str, x: str, metrics: tuple[str, ...], hue: str, col: str | None, out: str | None
+) -> None:
+    """Median and min–max band over seeds of metrics against n (the papers' style)."""
+    from tlkit.plotting import plot_grid, save_figure
+    from tlkit.results import open_results
+
+    ds = open_results(results_file)
+    chosen = list(metrics) or [m for m in DEFAULT_METRICS if m in ds]
+    if not chosen:
+        raise TlkitError(
+            f"none of {', '.join(DEFAULT_METRICS)} is in {results_file}; "
+            f"choose with --y (available: {', '.join(ds.tlkit.metrics())})"
+        )
+    path = Path(out) if out else Path(results_file).with_suffix(".png")
+    if path.suffix.lower() not in (".png", ".svg"):
+        raise ConfigError(f"--out must end in .png or .svg, got {path.name!r}")
+    fig = plot_grid(ds, chosen, x=x, hue=hue if hue in ds.dims else None, col=col)
+    save_figure(fig, path)
+    click.echo(f"figure: {path}")
+
+
+@click.command("threshold")
+@click.argument("results_file", type=click.Path(dir_okay=False))
+@click.option("--metric", required=True, help="Metric variable, e.g. feature_corr.")
+@click.option("--level", required=True, type=float, help="Level the median must cross.")
+@click.option(
+    "--above/--below",
+    default=True,
+    show_default=True,
+    help="Metric must rise to >= level (--above) or fall to <= level (--below).",
+)
+@click.option("--x", "x", default="n_train", show_default=True, help="Sample-size dimension.")
+@click.option("--across", default="d", show_default=True, help="Fit the threshold against this.")
+@click.option(
+    "--bootstrap",
+    "n_boot",
+    type=int,
+    default=1000,
+    show_default=True,
+    help="Bootstrap resamples over seeds.",
+)
+@click.option("--seed", type=int, default=0, show_default=True, help="Bootstrap seed.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def threshold_command(
+    results_file: str,
+    metric: str,
+    level: float,
+    above: bool,
+    x: str,
+    across: str,
+    n_boot: int,
+    seed: int,
+    as_json: bool,
+) -> None:
+    """Smallest n where the median metric crosses LEVEL, and its log–log slope in d."""
+    from tlkit.results import open_results
+    from tlkit.threshold import scaling, thresholds
+
+    if n_boot < 1:
+        raise ConfigError(f"--bootstrap must be >= 1, got {n_boot}")
+    ds = open_results(results_file)
+    table = thresholds(ds, metric, level, above=above, x=x)
+    # Leave out curves with no data at all (e.g. arch/trainer pairs that no variant ran).
+    reduce = [d for d in (x, "seed") if d in ds[metric].dims]
+    has_data = ds[metric].notnull().any(reduce)
+    fits = (
+        scaling(ds, metric, level, above=above, x=x, across=across, n_boot=n_boot, seed=seed)
+        if across in table.dims and table.sizes[across] > 1
+        else []
+    )
+    if as_json:
+        click.echo(
+            json.dumps(
+                {
+                    "thresholds": _records(table, has_data),
+                    "fits": [f.__dict__ for f in fits],
+                },
+                default=_jsonable,
+                indent=2,
+            )
+        )
+        return
+    n_min = float(ds[x].min())
+    direction = ">=" if above else "<="
+    click.echo(f"threshold: smallest {x} with median {metric} {direction} {level:g}")
+    for record in _records(table, has_data):
+        coords = ", ".join(f"{k}={v}" for k, v in record.items() if k != "threshold")
+        value = record["threshold"]
+        if math.isnan(value):
+            text = "not reached"
+        elif value <= n_min:
+            text = f"<= {value:g} (already crossed at the smallest n; left out of the fit)"
+        else:
+            text = f"{value:.1f}"
+        click.echo(f"  {coords}: {text}")
+    for fit in fits:
+        group = ", ".join(f"{k}={v}" for k, v in fit.group.items()) or "all"
+        click.echo(
+            f"slope of log2 threshold vs log2 {across} ({group}): {fit.slope:.3f} "
+            f"[{fit.ci[0]:.3f}, {fit.ci[1]:.3f}] (95% bootstrap over seeds, "
+            f"{fit.n_boot_valid}/{fit.n_boot} resamples defined)"
+        )
+
+
+def _records(table: Any, has_data: Any) -> list[dict[str, Any]]:
+    frame = table.to_dataframe(name="threshold").reset_index()
+    keep = has_data.broadcast_like(table).transpose(*table.dims).values.ravel()
+    frame = frame[keep]
+    frame = frame[[c for c in frame.columns if c in (*table.dims, "threshold")]]
+    return [{k: _jsonable(v) for k, v in row.items()} for row in frame.to_dict("records")]
+
+
+def _jsonable(value: Any) -> Any:
+    if hasattr(value, "item"):
+        return value.item()
+    if isinstance(value, tuple):
+        return list(value)
+    return value
+
+
+#: The commands to add to the ``tlkit`` group.
+COMMANDS = (sweep_command, plot_command, threshold_command)

@@ -1,0 +1,930 @@
+"""Sweeps: a Cartesian grid of run configs, seeds trained together per cell, resumable.
+
+A sweep config (TOML) has a ``[base]`` run config, a ``[grid]`` of dotted config
+paths and their values, a top-level ``seeds`` list and optional ``[[variants]]``
+(partial configs merged into ``base``, crossed with the grid)::
+
+    seeds = [0, 1, 2]
+
+    [base]
+    target = {name = "quadratic-feature", params = {d = 8}}
+    arch = "three-layer"
+    n_val = 1024
+
+    [grid]
+    "target.d" = [8, 16]
+    n_train = [256, 512, 1024]
+
+A *cell* is one grid point with all its seeds; its seeds are trained together
+(vmapped when the trainer has ``fit_many``) and its labelled dataset is written
+atomically to ``DIR/cells/<cell-id>.nc`` by whoever ran it (this process or a Dask
+worker). ``DIR/sweep.json`` records the sweep config; a rerun skips finished cells;
+``DIR/results.nc`` combines every cell (see :func:`combine_cells`). See docs/sweeps.md.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import dataclasses
+import hashlib
+import json
+import re
+import sys
+import time
+import tomllib
+import warnings
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import xarray as xr
+
+from tlkit import dims, results
+from tlkit.atomic import atomic_file, ensure_writable_dir
+from tlkit.config import ComponentConfig, RunConfig
+from tlkit.errors import ConfigError, TlkitError
+from tlkit.params import resolve_parameters
+from tlkit.plugins import PluginHost, get_host
+from tlkit.run import Run
+from tlkit.types import FitReport, StageReport
+
+if TYPE_CHECKING:
+    from tlkit.executors import Executor
+
+SWEEP_SCHEMA = 1
+SWEEP_FIELDS = ("base", "grid", "seeds", "variants")
+#: Run-config fields a grid may set directly.
+RUN_FIELDS = ("n_train", "n_val", "n_test", "dtype")
+COMPONENTS = ("target", "arch", "trainer")
+#: Grid keys that are already run-level dimensions of every run's dataset.
+_RUN_DIM_KEYS = {
+    "arch": dims.ARCH,
+    "trainer": dims.TRAINER,
+    "n_train": dims.N_TRAIN,
+    "target.d": dims.D,
+    "target.params.d": dims.D,
+}
+VARIANT = "variant"
+CELLS = "cells"
+SPEC_FILE = "sweep.json"
+RESULTS_FILE = "results.nc"
+_VALID_GRID = (
+    "n_train, n_val, n_test, dtype, target, arch, trainer, or <target|arch|trainer>.<parameter>"
+)
+
+
+# -- the sweep config ---------------------------------------------------------------
+@dataclasses.dataclass
+class SweepSpec:
+    """A parsed sweep config (not yet validated against the installed plugins).
+
+    Attributes:
+        base: a run config as a dict (``seed``/``seeds`` come from ``seeds``).
+        grid: dotted config path -> list of values, in the order given.
+        seeds: master seeds; every cell runs all of them.
+        variants: partial configs merged into ``base``, crossed with the grid.
+    """
+
+    base: dict[str, Any]
+    grid: dict[str, list[Any]]
+    seeds: list[int]
+    variants: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> SweepSpec:
+        """Parse and check the shape of a sweep config (one-line ConfigError)."""
+        unknown = sorted(set(data) - set(SWEEP_FIELDS))
+        if unknown:
+            raise ConfigError(
+                f"unknown sweep field {unknown[0]!r}; valid: {', '.join(SWEEP_FIELDS)}"
+            )
+        base = data.get("base", {})
+        if not isinstance(base, Mapping):
+            raise ConfigError(f"[base] must be a table, got {base!r}")
+        for key in ("seed", "seeds"):
+            if key in base:
+                raise ConfigError(f"base.{key} is set per cell; use the top-level seeds list")
+        grid = data.get("grid", {})
+        if not isinstance(grid, Mapping):
+            raise ConfigError(f"[grid] must be a table, got {grid!r}")
+        for key, values in grid.items():
+            if not isinstance(values, list):
+                raise ConfigError(f"grid.{key} must be a list of values, got {values!r}")
+            if not values:
+                raise ConfigError(f"grid.{key} is an empty list: the sweep would have 0 cells")
+            _check_grid_key(key)
+        seeds = data.get("seeds", [0])
+        if not isinstance(seeds, list) or not all(
+            isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in seeds
+        ):
+            raise ConfigError(f"seeds must be a list of non-negative integers, got {seeds!r}")
+        if not seeds:
+            raise ConfigError("seeds is an empty list: the sweep would have 0 cells")
+        if len(set(seeds)) != len(seeds):
+            raise ConfigError(f"seeds must be distinct, got {seeds!r}")
+        variants = data.get("variants", [])
+        if not isinstance(variants, list) or not all(isinstance(v, Mapping) for v in variants):
+            raise ConfigError(f"variants must be a list of tables ([[variants]]), got {variants!r}")
+        for variant in variants:
+            if "name" in variant and not isinstance(variant["name"], str):
+                raise ConfigError(f"variants.name must be a string, got {variant['name']!r}")
+        return cls(
+            copy.deepcopy(dict(base)),
+            {k: list(v) for k, v in grid.items()},
+            list(seeds),
+            [copy.deepcopy(dict(v)) for v in variants],
+        )
+
+    @classmethod
+    def load(cls, config: SweepSpec | Mapping[str, Any] | str | Path) -> SweepSpec:
+        """A spec from a spec, a dict or a TOML file path."""
+        if isinstance(config, SweepSpec):
+            return config
+        if isinstance(config, Mapping):
+            return cls.from_dict(config)
+        try:
+            with open(config, "rb") as fh:
+                data = tomllib.load(fh)
+        except FileNotFoundError:
+            raise ConfigError(f"sweep config file not found: {config}") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"sweep config {config} is not valid TOML: {exc}") from None
+        return cls.from_dict(data)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form (what ``sweep.json`` records)."""
+        return json.loads(json.dumps(dataclasses.asdict(self), sort_keys=True))
+
+
+def _check_grid_key(key: str) -> None:
+    if key in RUN_FIELDS or key in COMPONENTS:
+        return
+    head, _, rest = key.partition(".")
+    param = rest.removeprefix("params.")
+    if head in COMPONENTS and param and "." not in param:
+        return
+    if key in ("seed", "seeds"):
+        raise ConfigError("grid.seed: seeds are not a grid axis; use the top-level seeds list")
+    raise ConfigError(f"unknown grid field {key!r}; valid: {_VALID_GRID}")
+
+
+def _set_component(cfg: dict[str, Any], kind: str, value: Any) -> None:
+    """Set a component by name (or table); keep the old params if the name is unchanged."""
+    if isinstance(value, str):
+        new = ComponentConfig(value, {})
+    elif isinstance(value, Mapping) and isinstance(value.get("name"), str):
+        new = ComponentConfig.parse(value, kind)
+    else:
+        raise ConfigError(f"{kind} must be a component name or a table with 'name', got {value!r}")
+    old = ComponentConfig.parse(cfg[kind], kind) if cfg.get(kind) is not None else None
+    params = (
+        {**old.params, **new.params} if old is not None and old.name == new.name else new.params
+    )
+    cfg[kind] = {"name": new.name, "params": dict(params)}
+
+
+def set_path(cfg: dict[str, Any], key: str, value: Any) -> None:
+    """Set the dotted grid path ``key`` of the run-config dict ``cfg`` in place."""
+    if key in RUN_FIELDS:
+        cfg[key] = value
+        return
+    if key in COMPONENTS:
+        _set_component(cfg, key, value)
+        return
+    head, _, rest = key.partition(".")
+    param = rest.removeprefix("params.")
+    if cfg.get(head) is None:
+        raise ConfigError(f"grid.{key} needs a {head!r} in [base] or in every variant")
+    comp = ComponentConfig.parse(cfg[head], head)
+    cfg[head] = {"name": comp.name, "params": {**comp.params, param: value}}
+
+
+def _merge_variant(base: dict[str, Any], variant: Mapping[str, Any]) -> dict[str, Any]:
+    cfg = copy.deepcopy(base)
+    for key, value in variant.items():
+        if key == "name":
+            continue
+        if key in ("seed", "seeds"):
+            raise ConfigError(f"variants.{key} is set per cell; use the top-level seeds list")
+        if key in COMPONENTS:
+            _set_component(cfg, key, value)
+        else:
+            cfg[key] = copy.deepcopy(value)
+    return cfg
+
+
+def axis_dims(grid_keys: Sequence[str]) -> dict[str, str | None]:
+    """The results dimension of each grid key (``None``: already a run-level dim).
+
+    ``target.d``, ``arch``, ``trainer`` and ``n_train`` are run-level dims; other
+    component parameters are named after the parameter (``arch.m2`` -> ``m2``),
+    prefixed with the component (``arch_m2``) when that name is taken.
+    """
+    reserved = set(dims.RUN_DIMS) | set(dims.PROBE_DIMS) | {VARIANT}
+    params = [k.split(".")[-1] for k in grid_keys if "." in k]
+    out: dict[str, str | None] = {}
+    for key in grid_keys:
+        if key in _RUN_DIM_KEYS:
+            out[key] = None
+        elif "." in key:
+            head, param = key.split(".")[0], key.split(".")[-1]
+            taken = param in reserved or params.count(param) > 1 or param in grid_keys
+            out[key] = f"{head}_{param}" if taken else param
+        else:
+            out[key] = key
+    return out
+
+
+def _coord_value(value: Any) -> Any:
+    """A netCDF-friendly coordinate label for a grid value."""
+    if isinstance(value, Mapping):
+        return str(value.get("name"))
+    if isinstance(value, bool):
+        return str(value).lower()
+    return value
+
+
+# -- cells --------------------------------------------------------------------------
+@dataclasses.dataclass
+class Cell:
+    """One grid point with all its seeds.
+
+    Attributes:
+        id: file-name-safe id; a readable slug plus a hash of the configs, so a
+            cell's file always belongs to exactly this config.
+        label: human-readable ``dim=value`` list (progress and errors).
+        configs: one run-config dict per seed.
+        coords: values of the dimensions this cell adds beyond the run-level ones.
+        run_coords: ``arch``/``trainer``/``d``/``n_train`` (filled by validation;
+            labels a failed cell that has no results).
+    """
+
+    id: str
+    label: str
+    configs: list[dict[str, Any]]
+    coords: dict[str, Any]
+    run_coords: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Cell:
+        return cls(**dict(data))
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._=-]+", "_", text)[:72].strip("_")
+
+
+def expand_cells(spec: SweepSpec) -> list[Cell]:
+    """Every cell of the sweep, variants outermost, grid axes in the order given."""
+    keys = list(spec.grid)
+    # Component names first, so that `arch = [...]` and `arch.m2 = [...]` compose.
+    apply_order = sorted(keys, key=lambda k: k not in COMPONENTS)
+    dim_of = axis_dims(keys)
+    variants = spec.variants or [{}]
+    named = any("name" in v for v in spec.variants)
+    cells = []
+    for v_index, variant in enumerate(variants):
+        base = _merge_variant(spec.base, variant)
+        for combo in _product([spec.grid[k] for k in keys]):
+            cfg = copy.deepcopy(base)
+            values = dict(zip(keys, combo, strict=True))
+            for key in apply_order:
+                set_path(cfg, key, copy.deepcopy(values[key]))
+            coords: dict[str, Any] = {
+                dim: _coord_value(values[k]) for k in keys if (dim := dim_of[k]) is not None
+            }
+            if named:
+                coords[VARIANT] = str(variant.get("name", f"v{v_index}"))
+            configs = [{**cfg, "seed": seed} for seed in spec.seeds]
+            digest = hashlib.sha256(
+                json.dumps(configs, sort_keys=True, default=str).encode()
+            ).hexdigest()[:10]
+            label_parts = [f"{k}={_coord_value(values[k])}" for k in keys]
+            if spec.variants:
+                label_parts.insert(0, _variant_label(variant, v_index))
+            label = ", ".join(label_parts) or "base"
+            cells.append(
+                Cell(f"{_slug('-'.join(label_parts) or 'base')}-{digest}", label, configs, coords)
+            )
+    return cells
+
+
+def _variant_label(variant: Mapping[str, Any], index: int) -> str:
+    """A variant's name, else its component names (``three-layer/layer-wise``)."""
+    if "name" in variant:
+        return str(variant["name"])
+    names = [_coord_value(variant[k]) for k in COMPONENTS if k in variant]
+    return "/".join(map(str, names)) or f"variant {index}"
+
+
+def _product(lists: Sequence[Sequence[Any]]) -> Iterator[tuple[Any, ...]]:
+    if not lists:
+        yield ()
+        return
+    for head in lists[0]:
+        for tail in _product(lists[1:]):
+            yield (head, *tail)
+
+
+def validate_cells(cells: Sequence[Cell], spec: SweepSpec, host: PluginHost) -> list[Cell]:
+    """Build every cell's first-seed config; fill ``run_coords``; check labels are unique.
+
+    Raises:
+        ConfigError: one line naming the cell and what is wrong, before anything
+            is trained or written.
+    """
+    from tlkit.pipeline import _call_factory, build, make_config
+
+    if not cells:
+        raise ConfigError("the sweep has 0 cells")
+    registry = host.ensure_registered()
+    checked_probes: set[str] = set()
+    seen: dict[tuple[Any, ...], Cell] = {}
+    # Sample sizes do not enter any factory: build each component set once (building
+    # can be costly, e.g. a target that estimates its variance by Monte Carlo).
+    built: dict[str, tuple[str, str, int]] = {}
+    for cell in cells:
+        try:
+            config = make_config(cell.configs[0])
+            shape = {k: v for k, v in config.to_dict().items() if k not in RUN_FIELDS[:3]}
+            build_key = json.dumps(shape, sort_keys=True, default=str)
+            if build_key in built:
+                arch, trainer, d = built[build_key]
+                cell.run_coords = {
+                    dims.ARCH: arch,
+                    dims.TRAINER: trainer,
+                    dims.D: d,
+                    dims.N_TRAIN: int(config.n_train),
+                }
+                _check_unique(cell, seen)
+                continue
+            components = build(config, host)
+            for probe in components.config.probes:
+                key = json.dumps(dataclasses.asdict(probe), sort_keys=True, default=str)
+                if key in checked_probes:
+                    continue
+                comp = registry.get("probe", probe.name)
+                label = f"probe {probe.name!r}"
+                _call_factory(
+                    comp.factory, label, **resolve_parameters(comp.factory, probe.params, label)
+                )
+                checked_probes.add(key)
+        except ConfigError as exc:
+            raise ConfigError(f"sweep cell [{cell.label}]: {exc}") from None
+        cfg = components.config
+        assert cfg.trainer is not None
+        cell.run_coords = {
+            dims.ARCH: cfg.arch.name,
+            dims.TRAINER: cfg.trainer.name,
+            dims.D: int(components.target.d),
+            dims.N_TRAIN: int(cfg.n_train),
+        }
+        built[build_key] = (cfg.arch.name, cfg.trainer.name, int(components.target.d))
+        _check_unique(cell, seen)
+    return list(cells)
+
+
+def _check_unique(cell: Cell, seen: dict[tuple[Any, ...], Cell]) -> None:
+    key = (*cell.run_coords.values(), *sorted(cell.coords.items()))
+    if key in seen:
+        raise ConfigError(
+            f"sweep cells [{seen[key].label}] and [{cell.label}] get the same result "
+            "coordinates; give each [[variants]] a name"
+        )
+    seen[key] = cell
+
+
+# -- training the seeds of a cell together --------------------------------------------
+class _StageRouter:
+    """Sends each stage report to the hooks with the config of the model it belongs to.
+
+    ``fit_many`` reports stages model by model; a stage that does not come later in
+    the trainer's stage list than the previous one starts the next model.
+    """
+
+    def __init__(self, host: PluginHost, configs: Sequence[RunConfig], stages: Sequence[str]):
+        self.host, self.configs, self.stages = host, list(configs), list(stages)
+        self.index, self.last = 0, -1
+        self.collected: list[list[StageReport]] = [[] for _ in configs]
+
+    def begin(self, index: int) -> None:
+        self.index, self.last = index, -1
+
+    def __call__(self, report: StageReport) -> None:
+        pos = self.stages.index(report.stage) if report.stage in self.stages else len(self.stages)
+        if pos <= self.last and self.index + 1 < len(self.configs):
+            self.index += 1
+        self.last = pos
+        self.collected[self.index].append(report)
+        self.host.emit(
+            "tlkit_stage_finished", config=self.configs[self.index], stage=report, stage_index=pos
+        )
+
+
+def train_many(
+    configs: Sequence[RunConfig | Mapping[str, Any]],
+    host: PluginHost | None = None,
+    *,
+    probes: Sequence[str | ComponentConfig] | None = None,
+) -> list[Run]:
+    """Train several seeds of one configuration together and probe each.
+
+    Uses the trainer's optional ``fit_many(models, datas, on_stage)`` (one compiled,
+    vmapped call) when there is more than one config, and loops over ``fit``
+    otherwise. The configs must differ only in their seeds.
+
+    Args:
+        configs: run configs (or dicts), typically one per master seed.
+        host: plugin host (default: the installed plugins).
+        probes: probes to run; ``None`` uses the config's probes or the defaults.
+
+    Returns:
+        One :class:`Run` per config, in order, with ``run.results`` set.
+
+    Raises:
+        ConfigError: invalid configs, or configs that differ in more than seeds.
+    """
+    from tlkit.pipeline import analyze, build, default_probes, make_config
+
+    host = host or get_host()
+    if not configs:
+        raise ConfigError("train_many needs at least one config")
+    built = [build(make_config(c), host) for c in configs]
+    shape = [_without_seeds(b.config) for b in built]
+    if any(s != shape[0] for s in shape[1:]):
+        raise ConfigError("train_many needs configs that differ only in their seeds")
+    first = built[0].config
+    probe_list = (
+        [ComponentConfig.parse(p, "probes") for p in probes]
+        if probes is not None
+        else (first.probes or default_probes(host))
+    )
+    runs = [Run(b.config, b.target, b.model, FitReport(), component_params=b.params) for b in built]
+    for run in runs:
+        host.emit("tlkit_run_started", config=run.config, run_dir=None)
+    datas = [run.train_data() for run in runs]
+    trainer = built[0].trainer
+    router = _StageRouter(host, [r.config for r in runs], list(trainer.stages))
+    fit_many = getattr(trainer, "fit_many", None)
+    if len(runs) > 1 and callable(fit_many):
+        reports = list(fit_many([r.model for r in runs], datas, router))
+    else:
+        reports = []
+        for i, (b, data) in enumerate(zip(built, datas, strict=True)):
+            router.begin(i)
+            reports.append(b.trainer.fit(b.model, data, router))
+    if len(reports) != len(runs):
+        raise TypeError(
+            f"trainer {first.trainer.name!r} returned {len(reports)} reports "  # type: ignore[union-attr]
+            f"for {len(runs)} models"
+        )
+    for run, report, collected in zip(runs, reports, router.collected, strict=True):
+        if not isinstance(report, FitReport):
+            raise TypeError(f"trainer {first.trainer.name!r} returned {type(report)}")  # type: ignore[union-attr]
+        if not report.stages:  # trainers may rely on the host to keep their stage reports
+            report.stages = collected
+        run.fit = report
+        with warnings.catch_warnings():
+            # a probe that does not apply is recorded in the skipped_probes attribute
+            warnings.filterwarnings("ignore", message="probe .* skipped", category=UserWarning)
+            run.results = analyze(run, probes=probe_list, host=host, write=False)
+        host.emit("tlkit_run_finished", run=run, results=run.results)
+    return runs
+
+
+def _without_seeds(config: RunConfig) -> dict[str, Any]:
+    data = config.to_dict()
+    data.pop("seed", None)
+    data.pop("seeds", None)
+    return data
+
+
+# -- labelled cell datasets and the combined grid --------------------------------------
+def _order_dims(ds: xr.Dataset, extra: Sequence[str]) -> xr.Dataset:
+    lead = [d for d in (*dims.RUN_DIMS, *extra) if d in ds.dims]
+    return ds.transpose(*lead, ...)
+
+
+def cell_dataset(cell: Cell, datasets: Sequence[xr.Dataset]) -> xr.Dataset:
+    """The labelled dataset of one cell: its seeds' datasets plus the cell's extra dims."""
+    extra = list(cell.coords)
+    labelled = [
+        _order_dims(ds.expand_dims({k: [v] for k, v in cell.coords.items()}), extra)
+        for ds in datasets
+    ]
+    combined = combine_cells(labelled)
+    combined.attrs["tlkit_sweep_cell"] = cell.id
+    return combined
+
+
+def error_dataset(cell: Cell, reason: str) -> xr.Dataset:
+    """The record of a cell that raised: ``fit_status="error"`` and the error text."""
+    seeds = [int(c["seed"]) for c in cell.configs]
+    coords = {
+        **{k: [v] for k, v in cell.run_coords.items()},
+        dims.SEED: seeds,
+        **{k: [v] for k, v in cell.coords.items()},
+    }
+    shape = tuple(len(v) for v in coords.values())
+    status = xr.DataArray(np.full(shape, "error", dtype=object), coords=coords, dims=list(coords))
+    why = xr.DataArray(np.full(shape, reason, dtype=object), coords=coords, dims=list(coords))
+    status.attrs.update(long_name="training status (ok, failed, or error: the cell raised)")
+    why.attrs.update(long_name="why training failed (empty if ok)")
+    ds = xr.Dataset({"fit_status": status, "fit_reason": why})
+    return _order_dims(ds, list(cell.coords))
+
+
+def _union_values(datasets: Sequence[xr.Dataset]) -> dict[str, list[Any]]:
+    """Per dimension, the union of its coordinate values (numbers sorted; labels in
+    order of first appearance, so that e.g. architectures keep the config's order)."""
+    found: dict[str, dict[Any, None]] = {}
+    for ds in datasets:
+        for dim in ds.dims:
+            values = ds.indexes[dim].tolist() if dim in ds.indexes else range(ds.sizes[dim])
+            found.setdefault(str(dim), {}).update(dict.fromkeys(values))
+    out = {}
+    for dim, values in found.items():
+        keys = list(values)
+        numeric = all(
+            isinstance(v, int | float | np.number) and not isinstance(v, bool) for v in keys
+        )
+        out[dim] = sorted(keys) if numeric else keys
+    return out
+
+
+def combine_cells(datasets: Sequence[xr.Dataset]) -> xr.Dataset:
+    """Combine labelled datasets into one grid (outer join over every dimension).
+
+    Unlike ``xr.combine_by_coords`` this accepts sparse grids (variants that pair
+    one architecture with one trainer, failed cells that carry only ``fit_status``):
+    missing entries are NaN for numbers and ``""`` for text. Integer and boolean
+    variables that end up with holes become float. Dataset attributes are kept when
+    every dataset agrees on them.
+
+    Raises:
+        TlkitError: when there is nothing to combine.
+    """
+    if not datasets:
+        raise TlkitError("no results to combine")
+    axes = _union_values(datasets)
+    position = {dim: {v: i for i, v in enumerate(vals)} for dim, vals in axes.items()}
+    arrays: dict[str, tuple[tuple[str, ...], np.ndarray, np.ndarray, dict[str, Any]]] = {}
+    for ds in datasets:
+        for name, da in ds.data_vars.items():
+            name = str(name)
+            if name not in arrays:
+                shape = tuple(len(axes[str(d)]) for d in da.dims)
+                kind = da.dtype.kind
+                if kind in "OUS":
+                    data = np.full(shape, "", dtype=object)
+                elif kind in "fc":
+                    data = np.full(shape, np.nan, dtype=da.dtype)
+                else:
+                    data = np.full(shape, np.nan, dtype=np.float64)
+                arrays[name] = (
+                    tuple(map(str, da.dims)),
+                    data,
+                    np.zeros(shape, bool),
+                    dict(da.attrs),
+                )
+            dim_names, data, filled, _ = arrays[name]
+            da = da.transpose(*dim_names)
+            index = (
+                np.ix_(
+                    *[
+                        [
+                            position[d][v]
+                            for v in (
+                                ds.indexes[d].tolist() if d in ds.indexes else range(ds.sizes[d])
+                            )
+                        ]
+                        for d in dim_names
+                    ]
+                )
+                if dim_names
+                else ()
+            )
+            data[index] = da.values
+            filled[index] = True
+    first_dtype = {str(n): ds[n].dtype for ds in reversed(datasets) for n in ds.data_vars}
+    variables = {}
+    for name, (dim_names, data, filled, attrs) in arrays.items():
+        if first_dtype[name].kind in "iub" and filled.all():
+            data = data.astype(first_dtype[name])
+        variables[name] = xr.Variable(dim_names, data, attrs)
+    used = {d for dim_names, *_ in arrays.values() for d in dim_names}
+    coords = {
+        d: np.asarray(axes[d], dtype=object if not _numeric(axes[d]) else None)
+        for d in axes
+        if d in used and any(d in ds.indexes for ds in datasets)
+    }
+    combined = xr.Dataset(variables, coords=coords)
+    attrs = dict(datasets[0].attrs)
+    for ds in datasets[1:]:
+        attrs = {k: v for k, v in attrs.items() if k in ds.attrs and _same(ds.attrs[k], v)}
+    combined.attrs.update(attrs)
+    return combined
+
+
+def _numeric(values: Sequence[Any]) -> bool:
+    return all(isinstance(v, int | float | np.number) and not isinstance(v, bool) for v in values)
+
+
+def _same(a: Any, b: Any) -> bool:
+    try:
+        return bool(np.all(np.asarray(a) == np.asarray(b)))
+    except Exception:
+        return False
+
+
+# -- the sweep directory -----------------------------------------------------------------
+def cell_path(out: Path, cell: Cell) -> Path:
+    return out / CELLS / f"{cell.id}.nc"
+
+
+def error_path(out: Path, cell: Cell) -> Path:
+    return out / CELLS / f"{cell.id}.error.json"
+
+
+def write_error(out: Path, cell: Cell, reason: str, detail: str = "") -> None:
+    """Record a cell that raised (atomically), replacing any older record."""
+    record = {
+        "cell": cell.id,
+        "label": cell.label,
+        "error": reason,
+        "traceback": detail,
+        "time": time.strftime("%Y-%m-%dT%H:%M:%S"),
+    }
+    with atomic_file(error_path(out, cell)) as tmp:
+        tmp.write_text(json.dumps(record, indent=2))
+
+
+def check_directory(out: Path, spec: SweepSpec, force: bool) -> None:
+    """Refuse a directory that holds another sweep (unless ``force``) or other files.
+
+    Raises:
+        TlkitError: one line saying what is there and what to do.
+    """
+    if not out.exists():
+        return
+    if not out.is_dir():
+        raise TlkitError(f"{out} exists and is not a directory")
+    spec_file = out / SPEC_FILE
+    if spec_file.is_file():
+        try:
+            recorded = json.loads(spec_file.read_text()).get("spec")
+        except (OSError, ValueError):
+            recorded = None
+        if recorded != spec.to_dict() and not force:
+            raise TlkitError(
+                f"{out} holds a sweep with a different config; use another --out, or "
+                "--force to discard its results"
+            )
+    elif any(out.iterdir()) and not force:
+        raise TlkitError(f"{out} exists, is not empty and is not a sweep directory")
+
+
+def prepare_directory(out: Path, spec: SweepSpec, cells: Sequence[Cell], force: bool) -> None:
+    """Create ``out``; with ``force`` and a different recorded config, drop old results."""
+    spec_file = out / SPEC_FILE
+    if force and out.is_dir():
+        recorded = None
+        if spec_file.is_file():
+            with contextlib.suppress(OSError, ValueError):
+                recorded = json.loads(spec_file.read_text()).get("spec")
+        if recorded != spec.to_dict():
+            # Only what a sweep writes is removed; anything else the user put there stays.
+            for path in (out / CELLS).glob("*.nc"):
+                path.unlink()
+            for path in (out / CELLS).glob("*.error.json"):
+                path.unlink()
+            for name in (RESULTS_FILE, SPEC_FILE):
+                (out / name).unlink(missing_ok=True)
+    ensure_writable_dir(out / CELLS)
+    # Leftovers of writers killed mid-write (hidden temporary names, never a cell's name).
+    for tmp in (out / CELLS).glob(".*.tmp-*"):
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+    record = {
+        "tlkit_sweep_schema": SWEEP_SCHEMA,
+        "spec": spec.to_dict(),
+        "cells": [c.id for c in cells],
+    }
+    with atomic_file(spec_file) as tmp:
+        tmp.write_text(json.dumps(record, indent=2, sort_keys=True))
+
+
+def collect(out: Path, cells: Sequence[Cell]) -> tuple[xr.Dataset | None, dict[str, str]]:
+    """Combine the cells' files (in grid order); return the dataset and the errors."""
+    datasets, errors = [], {}
+    for cell in cells:
+        path, err = cell_path(out, cell), error_path(out, cell)
+        if path.is_file():
+            datasets.append(results.open_results(path))
+        elif err.is_file():
+            reason = json.loads(err.read_text()).get("error", "unknown error")
+            errors[cell.id] = reason
+            datasets.append(error_dataset(cell, reason))
+    return (combine_cells(datasets) if datasets else None), errors
+
+
+# -- the sweep ---------------------------------------------------------------------------
+@dataclasses.dataclass
+class SweepResult:
+    """What a sweep did.
+
+    Attributes:
+        path: the sweep directory.
+        results: the combined dataset (also in ``path/results.nc``).
+        cells: number of cells in the grid.
+        ran: cells run now; reused: cells found finished and skipped.
+        errors: cell id -> error text for cells that raised.
+        failed_runs: runs (seeds) whose training reported ``fit_status="failed"``.
+        wall_s: wall time of this call; compute_s: summed time inside cells.
+    """
+
+    path: Path
+    results: xr.Dataset | None
+    cells: int
+    ran: int
+    reused: int
+    errors: dict[str, str]
+    failed_runs: int
+    wall_s: float
+    compute_s: float
+
+    def summary(self) -> str:
+        return (
+            f"{self.cells} cells: {self.ran} run, {self.reused} reused, "
+            f"{len(self.errors)} failed (raised), {self.failed_runs} runs diverged; "
+            f"{self.wall_s:.1f} s wall, {self.compute_s:.1f} s in cells"
+        )
+
+
+def sweep(
+    config: SweepSpec | Mapping[str, Any] | str | Path,
+    out: str | Path,
+    *,
+    executor: str | Executor = "local",
+    workers: int | None = None,
+    scheduler: str | None = None,
+    force: bool = False,
+    host: PluginHost | None = None,
+    plugins: Sequence[str] = (),
+    progress: str = "bar",
+    echo: Callable[[str], None] | None = None,
+    gpus: Sequence[str] | None = None,
+    connect_timeout: float = 10.0,
+) -> SweepResult:
+    """Run (or resume) a sweep; see the module docstring and docs/sweeps.md.
+
+    Args:
+        config: a sweep config: TOML path, dict or :class:`SweepSpec`.
+        out: the sweep directory.
+        executor: ``"local"`` (cells one after another in this process), ``"dask"``,
+            or an executor object (e.g. a :class:`tlkit.executors.DaskExecutor` you
+            built, which this call closes).
+        workers: dask: start a local cluster with this many worker processes.
+        scheduler: dask: address of an existing scheduler instead.
+        force: run even if ``out`` holds a sweep with another config (its results
+            are discarded).
+        host: plugin host used here (validation, and cells of the local executor).
+        plugins: ``"module:attribute"`` plugin objects that Dask workers add to their
+            installed plugins (workers cannot receive ``host`` itself).
+        progress: ``"bar"`` (rich), ``"log"`` (one line per cell) or ``"none"``.
+        echo: where log lines go (default: stderr).
+        gpus: dask local cluster: GPU ids, worker i sees ``gpus[i % len(gpus)]``.
+        connect_timeout: seconds to wait for a scheduler.
+
+    Returns:
+        A :class:`SweepResult`.
+
+    Raises:
+        ConfigError / TlkitError: bad config, bad directory or unreachable
+            scheduler, always before anything is written.
+    """
+    from tlkit.executors import HostSpec, make_executor
+
+    start = time.perf_counter()
+    spec = SweepSpec.load(config)
+    host = host or get_host()
+    cells = validate_cells(expand_cells(spec), spec, host)
+    out = Path(out)
+    check_directory(out, spec, force)
+    # --force discards results only when the recorded config differs.
+    discard = force and out.is_dir() and _recorded_spec(out) != spec.to_dict()
+    todo = list(cells) if discard else [c for c in cells if not cell_path(out, c).is_file()]
+    runner = (
+        executor
+        if not isinstance(executor, str)
+        else make_executor(
+            executor,
+            workers=workers,
+            scheduler=scheduler,
+            host=host,
+            host_spec=HostSpec(load_entry_points=True, plugins=tuple(plugins)),
+            gpus=gpus,
+            connect_timeout=connect_timeout,
+        )
+    )
+    compute = 0.0
+    failed_runs = 0
+    try:
+        prepare_directory(out, spec, cells, force)
+        with SweepProgress(len(cells), len(cells) - len(todo), progress, echo) as bar:
+            for outcome in runner.run(todo, out):
+                compute += outcome.seconds
+                failed_runs += outcome.failed_runs
+                bar.advance(outcome)
+    finally:
+        runner.close()
+    combined, errors = collect(out, cells)
+    if combined is not None:
+        combined.attrs["sweep_config"] = json.dumps(spec.to_dict(), sort_keys=True)
+        combined.attrs["sweep_cells"] = len(cells)
+        combined.attrs["sweep_cells_failed"] = len(errors)
+        results.save_dataset(combined, out / RESULTS_FILE)
+    return SweepResult(
+        out,
+        combined,
+        len(cells),
+        len(todo),
+        len(cells) - len(todo),
+        errors,
+        failed_runs,
+        time.perf_counter() - start,
+        compute,
+    )
+
+
+def _recorded_spec(out: Path) -> Any:
+    try:
+        return json.loads((out / SPEC_FILE).read_text()).get("spec")
+    except (OSError, ValueError):
+        return None
+
+
+class SweepProgress:
+    """Progress over cells: a rich bar (done, failed, ETA) or one log line per cell."""
+
+    def __init__(
+        self, total: int, reused: int, mode: str, echo: Callable[[str], None] | None = None
+    ) -> None:
+        if mode not in ("bar", "log", "none"):
+            raise ConfigError(f"progress must be one of bar, log, none, got {mode!r}")
+        self.total, self.done, self.failed, self.mode = total, reused, 0, mode
+        self.echo = echo or _stderr
+
+    def __enter__(self) -> SweepProgress:
+        if self.mode == "bar":
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeElapsedColumn,
+                TimeRemainingColumn,
+            )
+
+            self._bar = Progress(
+                TextColumn("[bold]sweep"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("failed: {task.fields[failed]}"),
+                TimeElapsedColumn(),
+                TextColumn("ETA"),
+                TimeRemainingColumn(),
+                TextColumn("{task.description}"),
+            )
+            self._bar.__enter__()
+            self._task = self._bar.add_task("", total=self.total, completed=self.done, failed=0)
+        elif self.mode == "log" and self.done:
+            self.echo(f"[{self.done}/{self.total}] {self.done} finished cells reused")
+        return self
+
+    def advance(self, outcome: Any) -> None:
+        self.done += 1
+        self.failed += int(outcome.status != "ok")
+        if self.mode == "bar":
+            self._bar.update(
+                self._task, advance=1, failed=self.failed, description=outcome.label[:60]
+            )
+        elif self.mode == "log":
+            what = "done" if outcome.status == "ok" else f"FAILED: {outcome.error}"
+            self.echo(
+                f"[{self.done}/{self.total}] {outcome.label}: {what} ({outcome.seconds:.1f} s)"
+            )
+
+    def __exit__(self, *exc: Any) -> None:
+        if self.mode == "bar":
+            self._bar.__exit__(*exc)
+
+
+def _stderr(line: str) -> None:
+
+    print(line, file=sys.stderr, flush=True)
