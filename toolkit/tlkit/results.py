@@ -202,7 +202,8 @@ class TlkitAccessor:
             if dim not in da.dims:
                 out[name] = da
                 continue
-            present = xr.apply_ufunc(lambda v: ~pd.isnull(v), da, dask="allowed")
+            # missing = NaN/None, or "" (how string variables mark holes in a grid)
+            present = xr.apply_ufunc(lambda v: ~pd.isnull(v) & (v != ""), da, dask="allowed")
             if int(present.sum(dim).max()) > 1:
                 raise TlkitError(f"cannot collapse {dim!r}: {name!r} has several values along it")
             axis = da.get_axis_num(dim)
