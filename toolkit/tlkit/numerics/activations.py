@@ -67,6 +67,4 @@ def get_activation(name: str, parameter: str = "activation") -> Activation:
             raise ParameterError(f"{parameter}: {name!r} is not callable")
         return fn  # type: ignore[no-any-return]
     valid = ", ".join(ACTIVATIONS)
-    raise ParameterError(
-        f"unknown {parameter} {name!r}; valid: {valid}, or 'module:function'"
-    )
+    raise ParameterError(f"unknown {parameter} {name!r}; valid: {valid}, or 'module:function'")

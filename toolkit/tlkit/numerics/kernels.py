@@ -9,7 +9,7 @@ standard bivariate normal pair with correlation ρ.
 Closed forms exist for ``relu`` (arc-cosine kernels of degree 1 and 0), ``abs``
 (|z| - sqrt(2/pi)), ``identity`` and ``cube``. Any other activation uses the
 Hermite series ``Σ_k c_k(s) c_k(t) ρ^k`` with per-point coefficients
-``c_k(s) = E[σ(s z) h_k(z)]`` from Gauss–Hermite quadrature.
+``c_k(s) = E[σ(s z) h_k(z)]`` from a fine trapezoid quadrature.
 
 The Gram matrices are built in blocks by the caller when n is large; these
 functions compute one ``(n, m)`` block.
@@ -90,9 +90,19 @@ _CLOSED_FORMS: dict[str, tuple[Callable[..., Array], Callable[..., Array]]] = {
 }
 
 
-def _gauss_hermite(n: int) -> tuple[np.ndarray, np.ndarray]:
-    nodes, weights = np.polynomial.hermite_e.hermegauss(n)
-    return nodes, weights / math.sqrt(2 * math.pi)
+def _quadrature(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Nodes and weights for E[g(z)], z ~ N(0, 1): trapezoid rule on [-12, 12].
+
+    Gauss–Hermite converges slowly for activations with a kink (about 1e-2 relative
+    error for ReLU with 96 nodes); a fine trapezoid grid with a node at 0 is accurate
+    to ~1e-6 for kinks at 0 and smooth activations alike.
+    """
+    n = n + 1 - n % 2  # odd, so that z = 0 is a node
+    nodes = np.linspace(-12.0, 12.0, n)
+    h = nodes[1] - nodes[0]
+    weights = np.full(n, h) * np.exp(-0.5 * nodes**2) / math.sqrt(2 * math.pi)
+    weights[[0, -1]] *= 0.5
+    return nodes, weights
 
 
 def _per_point_coefficients(
@@ -101,7 +111,7 @@ def _per_point_coefficients(
     """c_k(scale_i) = E[fn(scale_i z) h_k(z)] for every point: shape (n, k_max+1)."""
     from tlkit.numerics.hermite import hermite_normalized
 
-    nodes, weights = _gauss_hermite(n_quad)
+    nodes, weights = _quadrature(n_quad)
     nodes_j = jnp.asarray(nodes, dtype=scale.dtype)
     weights_j = jnp.asarray(weights, dtype=scale.dtype)
     h = hermite_normalized(nodes_j, k_max)  # (q, K)
@@ -121,12 +131,26 @@ def _series_kernel(
     return kernel
 
 
+def _elementwise_derivative(fn: Callable[[Array], Array]) -> Callable[[Array], Array]:
+    """σ' by autodiff for arrays of any shape.
+
+    ``fn`` is bound here once; an earlier version re-bound the name inside a lambda
+    and recursed forever.
+    """
+    scalar_grad = jax.grad(lambda z: fn(z))
+
+    def derivative(z: Array) -> Array:
+        return jax.vmap(scalar_grad)(z.reshape(-1)).reshape(z.shape)
+
+    return derivative
+
+
 def random_feature_kernel(
     activation: str | Callable[[Array], Array],
     *,
     derivative: bool = False,
     k_max: int = 24,
-    n_quad: int = 96,
+    n_quad: int = 4001,
 ) -> Callable[[Array, Array], Array]:
     """The infinite-width kernel of an activation, as a function of two input blocks.
 
@@ -136,7 +160,7 @@ def random_feature_kernel(
             Hermite series truncated at ``k_max``.
         derivative: return the derivative kernel ``E[σ'(v·x) σ'(v·y)]`` (for NTKs).
         k_max: truncation degree of the Hermite series.
-        n_quad: Gauss–Hermite nodes for the per-point coefficients.
+        n_quad: quadrature nodes (trapezoid on [-12, 12]) for the per-point coefficients.
 
     Returns:
         ``kernel(X, Y) -> (n, m)`` for ``X`` of shape ``(n, d)`` and ``Y`` ``(m, d)``.
@@ -152,12 +176,7 @@ def random_feature_kernel(
     else:
         fn = get_activation(activation) if isinstance(activation, str) else activation
         if derivative:
-            fn = jax.vmap(jax.grad(lambda z: fn(z)))  # type: ignore[arg-type]
-            base = fn
-
-            def fn(z: Array, base=base) -> Array:  # type: ignore[no-redef]
-                return base(z.reshape(-1)).reshape(z.shape)
-
+            fn = _elementwise_derivative(fn)
         fn_block = _series_kernel(fn, k_max, n_quad)
 
     def kernel(X: Array, Y: Array) -> Array:

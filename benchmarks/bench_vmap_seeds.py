@@ -1,0 +1,89 @@
+"""Benchmark (issue 4): 8 seeds of Algorithm 1 in one vmapped call vs a Python loop.
+
+Both paths use the same jitted code (``LayerWise.fit_many`` vs ``LayerWise.fit`` per
+seed); compilation is excluded (each path runs once before timing). Also times the
+two-layer one-step trainer the same way. Prints the speed-up ratios.
+
+    python benchmarks/bench_vmap_seeds.py          # d = 16, n = 2^12, m1 = m2 = 512, 8 seeds
+    python benchmarks/bench_vmap_seeds.py --small
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import tlkit  # noqa: F401
+from tlkit.types import TrainData
+from tlkit_nets.layerwise import layer_wise
+from tlkit_nets.onestep import one_step
+from tlkit_nets.three_layer import three_layer
+from tlkit_nets.two_layer import two_layer
+
+
+def make_data(seed: int, n: int, n_val: int, d: int) -> TrainData:
+    key = jax.random.PRNGKey(seed)
+    kx, kv = jax.random.split(key)
+    X = jax.random.normal(kx, (n, d), dtype=jnp.float32)
+    Xv = jax.random.normal(kv, (n_val, d), dtype=jnp.float32)
+    diag = jnp.concatenate([jnp.ones(d // 2), -jnp.ones(d // 2)]).astype(jnp.float32)
+
+    def f(Z: jax.Array) -> jax.Array:
+        return (Z**2) @ diag / jnp.sqrt(jnp.float32(d))
+
+    return TrainData(X, f(X), Xv, f(Xv), key)
+
+
+def compare(label: str, trainer, build, datas, seeds: int) -> float:
+    """Time a loop of fits and one fit_many, both after a compile run; return the ratio."""
+
+    def loop() -> None:
+        for s in range(seeds):
+            trainer.fit(build(s), datas[s], lambda r: None)
+
+    def batched() -> None:
+        trainer.fit_many([build(s) for s in range(seeds)], datas, lambda r: None)
+
+    loop()
+    batched()
+    t = time.perf_counter()
+    loop()
+    t_loop = time.perf_counter() - t
+    t = time.perf_counter()
+    batched()
+    t_vmap = time.perf_counter() - t
+    print(
+        f"  {label:28s} loop {t_loop:7.2f} s   vmapped {t_vmap:7.2f} s   "
+        f"speed-up {t_loop / t_vmap:.2f}x"
+    )
+    return t_loop / t_vmap
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--small", action="store_true", help="quick check at a small size")
+    args = parser.parse_args()
+    seeds, d = 8, 16
+    n, n_val, width = (2**10, 2**10, 128) if args.small else (2**12, 2**12, 512)
+    datas = [make_data(s, n, n_val, d) for s in range(seeds)]
+    print(f"machine: {os.cpu_count()} CPU cores, jax {jax.__version__} on {jax.devices()[0]}")
+    print(f"{seeds} seeds, d={d} n={n} n_val={n_val} m1=m2={width} (two-layer m={width})")
+    compare(
+        "three-layer / layer-wise",
+        layer_wise(),
+        lambda s: three_layer(d=d, seed=s, m1=width, m2=width),
+        datas,
+        seeds,
+    )
+    compare(
+        "two-layer / one-step", one_step(), lambda s: two_layer(d=d, seed=s, m=width), datas, seeds
+    )
+    print(f"(numpy {np.__version__})")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,329 @@
+"""Joint training of every trainable weight with optax (Adam or SGD), both depths.
+
+Loss ``½ mean (f - y)²`` over minibatches drawn with replacement from the training
+set with ``data.key``. Trained: W and a (b too with ``train_bias``); V stays fixed.
+
+Parametrizations [recon] (the output already carries the mean-field factor 1/m, i.e.
+µP's output scaling, and random W is N(0, 1/fan_in)):
+
+* ``standard``: one learning rate for every weight.
+* ``mup`` (Yang & Hu, Tensor Programs V, tables for Adam and SGD): Adam scales the
+  learning rate of hidden matrices by 1/fan_in (the three-layer W, fan_in = m2);
+  SGD multiplies the learning rate of the output weights by their width (m1 or m)
+  and of the two-layer input weights by m, so each step moves f by O(lr) at any width.
+
+The Wang et al. protocol (m1 = d², m2 = 1000, σ1 = z³, σ2 = ReLU, µP, Adam) is the
+architecture ``three-layer-wang`` trained by this trainer with its defaults.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from tlkit.dims import STEP
+from tlkit.errors import ParameterError
+from tlkit.numerics.activations import get_activation
+from tlkit.types import FitReport, ProbeOutput, StageReport, TrainData
+
+from tlkit_nets._checks import choice, positive_float, positive_int
+from tlkit_nets.three_layer import ThreeLayer, three_layer
+from tlkit_nets.two_layer import TwoLayer
+
+Array = jax.Array
+
+
+@dataclass(frozen=True)
+class _Config:
+    depth: int
+    width_out: int  # m1 (three-layer) or m (two-layer)
+    fan_in_w: int  # m2 (three-layer) or d (two-layer)
+    sigma_out: str
+    sigma_in: str
+    optimizer: str
+    lr: float
+    steps: int
+    batch_size: int
+    weight_decay: float
+    parametrization: str
+    train_bias: bool
+    eval_every: int
+
+
+def _forward(cfg: _Config, params: dict[str, Array], fixed: dict[str, Array], X: Array) -> Array:
+    s_out = get_activation(cfg.sigma_out)
+    if cfg.depth == 3:
+        h0 = get_activation(cfg.sigma_in)(X @ fixed["V"].T)
+        h = s_out(h0 @ params["W"].T + params["b"] + fixed["offset"])
+    else:
+        h = s_out(X @ params["W"].T + params["b"])
+    return h @ params["a"] / cfg.width_out
+
+
+def _lr_multipliers(cfg: _Config) -> dict[str, float]:
+    if cfg.parametrization == "standard":
+        return {"W": 1.0, "a": 1.0, "b": 1.0}
+    if cfg.optimizer == "adam":
+        return {"W": 1.0 / cfg.fan_in_w if cfg.depth == 3 else 1.0, "a": 1.0, "b": 1.0}
+    # SGD under µP: gradients of 1/m-scaled weights shrink with width; undo it
+    return {
+        "W": 1.0 if cfg.depth == 3 else float(cfg.width_out),
+        "a": float(cfg.width_out),
+        "b": 1.0 if cfg.depth == 3 else float(cfg.width_out),
+    }
+
+
+def _optimizer(cfg: _Config) -> optax.GradientTransformation:
+    mult = _lr_multipliers(cfg)
+
+    def one(lr: float) -> optax.GradientTransformation:
+        if cfg.optimizer == "adam":
+            return optax.adamw(lr, weight_decay=cfg.weight_decay)
+        return optax.chain(optax.add_decayed_weights(cfg.weight_decay), optax.sgd(lr))
+
+    labels = {"W": "W", "a": "a", "b": "b" if cfg.train_bias else "frozen"}
+    transforms = {k: one(cfg.lr * mult[k]) for k in ("W", "a", "b")}
+    transforms["frozen"] = optax.set_to_zero()
+    return optax.multi_transform(transforms, labels)
+
+
+def _core(
+    cfg: _Config,
+    params: dict[str, Array],
+    fixed: dict[str, Array],
+    X: Array,
+    y: Array,
+    X_val: Array,
+    y_val: Array,
+    key: Array,
+) -> tuple[dict[str, Array], Array, Array]:
+    tx = _optimizer(cfg)
+    n = X.shape[0]
+
+    def loss(p: dict[str, Array], xb: Array, yb: Array) -> Array:
+        return 0.5 * jnp.mean((_forward(cfg, p, fixed, xb) - yb) ** 2)
+
+    def step(carry: tuple, k: Array) -> tuple[tuple, Array]:
+        p, state = carry
+        idx = jax.random.randint(k, (cfg.batch_size,), 0, n)
+        value, grads = jax.value_and_grad(loss)(p, X[idx], y[idx])
+        updates, state = tx.update(grads, state, p)
+        return (optax.apply_updates(p, updates), state), value
+
+    def chunk(carry: tuple, k: Array) -> tuple[tuple, tuple[Array, Array]]:
+        carry, values = jax.lax.scan(step, carry, jax.random.split(k, cfg.eval_every))
+        val = jnp.mean((_forward(cfg, carry[0], fixed, X_val) - y_val) ** 2)
+        return carry, (2 * jnp.mean(values), val)
+
+    n_chunks = cfg.steps // cfg.eval_every
+    (params, _), (train, val) = jax.lax.scan(
+        chunk, (params, tx.init(params)), jax.random.split(key, n_chunks)
+    )
+    return params, train, val
+
+
+_core_jit = jax.jit(_core, static_argnums=0)
+_core_many = jax.jit(jax.vmap(_core, in_axes=(None,) + (0,) * 7), static_argnums=0)
+
+
+def _split(model: Any) -> tuple[dict[str, Array], dict[str, Array]]:
+    params = {"W": model.W[...], "a": model.a[...], "b": model.b[...]}
+    fixed = (
+        {"V": model.V[...], "offset": model.offset[...]} if isinstance(model, ThreeLayer) else {}
+    )
+    return params, fixed
+
+
+class Joint:
+    """Train all weights jointly with Adam or SGD (see the module docstring)."""
+
+    stages: Sequence[str] = ("joint",)
+
+    def __init__(self, **options: Any) -> None:
+        self.options = options
+
+    def _config(self, model: Any) -> _Config:
+        o = self.options
+        if isinstance(model, ThreeLayer):
+            if model.infinite:
+                raise ParameterError("trainer 'joint' needs a finite m2 (m2=None has no W)")
+            depth, width, fan, s_out, s_in = (
+                3,
+                model.m1,
+                model.m2,
+                model.sigma1_name,
+                (model.sigma2_name),
+            )
+        elif isinstance(model, TwoLayer):
+            depth, width, fan, s_out, s_in = 2, model.m, model.d, model.sigma_name, "identity"
+        else:
+            raise ParameterError(
+                f"trainer 'joint' needs a two- or three-layer network, got {type(model).__name__}"
+            )
+        eval_every = min(o["eval_every"], o["steps"])
+        return _Config(
+            depth,
+            width,
+            fan,
+            s_out,
+            s_in,
+            o["optimizer"],
+            o["lr"],
+            (o["steps"] // eval_every) * eval_every,
+            o["batch_size"],
+            o["weight_decay"],
+            o["parametrization"],
+            o["train_bias"],
+            eval_every,
+        )
+
+    def fit(
+        self, model: Any, data: TrainData, on_stage: Callable[[StageReport], None]
+    ) -> FitReport:
+        """Train ``model`` in place; see the module docstring."""
+        return self.fit_many([model], [data], on_stage)[0]
+
+    def fit_many(
+        self,
+        models: Sequence[Any],
+        datas: Sequence[TrainData],
+        on_stage: Callable[[StageReport], None],
+    ) -> list[FitReport]:
+        """Train several seeds of one configuration in one compiled, vmapped call."""
+        cfg = self._config(models[0])
+        splits = [_split(m) for m in models]
+        if len(models) == 1:
+            (p, f), dt = splits[0], datas[0]
+            out = _core_jit(cfg, p, f, dt.X, dt.y, dt.X_val, dt.y_val, dt.key)
+            outs = [jax.tree.map(np.asarray, out)]
+        else:
+
+            def stack(items: Sequence[Any]) -> Any:
+                return jax.tree.map(lambda *a: jnp.stack(a), *items)
+
+            out = _core_many(
+                cfg,
+                stack([s[0] for s in splits]),
+                stack([s[1] for s in splits]),
+                *(stack([getattr(d, f) for d in datas]) for f in ("X", "y", "X_val", "y_val")),
+                stack([d.key for d in datas]),
+            )
+            host = jax.tree.map(np.asarray, out)
+            outs = [jax.tree.map(lambda v, i=i: v[i], host) for i in range(len(models))]
+        return [self._finish(m, o, cfg, on_stage) for m, o in zip(models, outs, strict=True)]
+
+    def _finish(
+        self, model: Any, out: tuple, cfg: _Config, on_stage: Callable[[StageReport], None]
+    ) -> FitReport:
+        params, train, val = out
+        steps = [cfg.eval_every * (i + 1) for i in range(len(val))]
+        curves = {
+            "train_mse": ProbeOutput(
+                train,
+                (STEP,),
+                {STEP: steps},
+                long_name="minibatch training MSE (mean over the interval)",
+            ),
+            "val_mse": ProbeOutput(val, (STEP,), {STEP: steps}, long_name="validation MSE"),
+        }
+        choices = {
+            k: self.options[k]
+            for k in (
+                "optimizer",
+                "parametrization",
+                "train_bias",
+                "lr",
+                "weight_decay",
+                "batch_size",
+            )
+        }
+        choices["steps"] = cfg.steps
+        choices["lr_multipliers"] = _lr_multipliers(cfg)
+        finite = bool(np.all(np.isfinite(val))) and all(
+            np.all(np.isfinite(v)) for v in params.values()
+        )
+        info = {"val_mse": float(val[-1]), "train_mse": float(train[-1])} if finite else {}
+        report = StageReport("joint", info=info, curves=curves)
+        on_stage(report)
+        if not finite:
+            bad = int(np.argmax(~np.isfinite(val))) if not np.all(np.isfinite(val)) else -1
+            where = f" (first at step {steps[bad]})" if bad >= 0 else ""
+            return FitReport("failed", f"training diverged: NaN/inf loss{where}", [report], choices)
+        model.W[...] = jnp.asarray(params["W"], dtype=model.dtype)
+        model.a[...] = jnp.asarray(params["a"], dtype=model.dtype)
+        model.b[...] = jnp.asarray(params["b"], dtype=model.dtype)
+        return FitReport("ok", None, [report], choices)
+
+
+def joint(
+    *,
+    optimizer: Literal["adam", "sgd"] = "adam",
+    lr: float = 1e-3,
+    steps: int = 2000,
+    batch_size: int = 256,
+    weight_decay: float = 0.0,
+    parametrization: Literal["mup", "standard"] = "mup",
+    train_bias: bool = False,
+    eval_every: int = 100,
+) -> Joint:
+    """Joint training with optax.
+
+    Args:
+        optimizer: ``adam`` (AdamW when ``weight_decay > 0``) or ``sgd``.
+        lr: base learning rate.
+        steps: optimization steps (rounded down to a multiple of ``eval_every``).
+        batch_size: minibatch size (sampled with replacement).
+        weight_decay: decoupled weight decay.
+        parametrization: ``mup`` or ``standard`` per-layer learning rates [recon].
+        train_bias: also train b.
+        eval_every: steps between the recorded losses.
+    """
+    choice("optimizer", optimizer, ("adam", "sgd"))
+    choice("parametrization", parametrization, ("mup", "standard"))
+    positive_float("lr", lr)
+    positive_int("steps", steps)
+    positive_int("batch_size", batch_size)
+    positive_float("weight_decay", weight_decay, allow_zero=True)
+    positive_int("eval_every", eval_every)
+    return Joint(
+        optimizer=optimizer,
+        lr=lr,
+        steps=steps,
+        batch_size=batch_size,
+        weight_decay=weight_decay,
+        parametrization=parametrization,
+        train_bias=train_bias,
+        eval_every=eval_every,
+    )
+
+
+def three_layer_wang(
+    *, d: int, seed: int, dtype: str = "float32", m2: int = 1000, bias_scale: float = 1.0
+) -> ThreeLayer:
+    """The Wang et al. (ICLR 2024) protocol network: m1 = d², σ1 = z³, σ2 = ReLU.
+
+    W is drawn N(0, 1/m2) for joint training (µP). Train it with ``joint``.
+
+    Args:
+        d: input dimension (from the target).
+        seed: initialization seed.
+        dtype: ``"float32"`` or ``"float64"``.
+        m2: inner width (1000 in the protocol).
+        bias_scale: scale of the uniform biases [recon].
+    """
+    return three_layer(
+        d=d,
+        seed=seed,
+        dtype=dtype,
+        m1=d * d,
+        m2=m2,
+        sigma1="cube",
+        sigma2="relu",
+        w_init="gaussian",
+        bias_scale=bias_scale,
+    )

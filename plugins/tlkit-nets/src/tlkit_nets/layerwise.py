@@ -1,0 +1,488 @@
+"""Algorithm 1 ("layer-wise training") of SCIENCE.md §2 for the three-layer network.
+
+Stage 1: one gradient step on W from W(0) = 0 on D1, loss ``(1/(2 n1)) Σ (f - y)²``
+[recon: the ½ and the mean]. The gradient is rank one, ``-∇_W L = outer(u, ĝ)`` with
+``u_i = a_i σ1'(b_i) / m1`` and ``ĝ = (1/n1) Σ_j (y_j - c0) h0(x_j)``, so each middle
+neuron's pre-activation becomes ``b_i + slope_i φ̂(x)``, ``φ̂ = <ĝ, h0>/m2``.
+
+Step sizes are stated as ``η = η1 m2 / m1`` (then ``slope_i = η a_i σ1'(b_i)``), and with
+``step_size_units="feature-std"`` (default) the grid is further divided by the standard
+deviation of φ̂ on D2, so a grid of O(1) values works at any d, n and target [recon].
+The raw step applied to W is ``η1 = η m1 / m2``; both are reported.
+
+``feature_form="standardized"`` [recon, SCIENCE.md: practical form] uses instead
+``slope_i = s a_i / std(φ̂)`` and offset ``-s a_i mean(φ̂)/std(φ̂)``: every neuron sees
+the standardized feature with slope ``s·a_i`` (no dead ReLU neurons).
+
+Stage 2: ridge (or GD with weight decay) on a, on an independent D2. The pair
+(η or s, λ) is chosen on the validation set; one eigendecomposition per step size
+serves the whole λ grid.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import nnx
+from tlkit.dims import RIDGE, STEP_SIZE
+from tlkit.errors import ParameterError
+from tlkit.numerics.activations import get_activation
+from tlkit.numerics.kernels import random_feature_kernel
+from tlkit.types import FitReport, ProbeOutput, StageReport, TrainData
+
+from tlkit_nets import init
+from tlkit_nets._checks import (
+    choice,
+    fraction,
+    nonnegative_int,
+    positive_float,
+    positive_grid,
+    positive_int,
+)
+from tlkit_nets.features import feature_direction, feature_values, kernel_feature_values
+from tlkit_nets.stage2 import Stage2Spec, fit_output_weights, validation_mse
+from tlkit_nets.three_layer import ThreeLayer
+
+Array = jax.Array
+
+DEFAULT_STEP_SIZES = (0.0625, 0.125, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
+DEFAULT_RIDGES = tuple(float(10.0**k) for k in range(-8, 2))
+
+
+@functools.cache
+def _kernel(sigma2: str) -> Callable[[Array, Array], Array]:
+    # cached so that jit sees the same function object and does not recompile
+    return random_feature_kernel(sigma2)
+
+
+@dataclass(frozen=True)
+class _Config:
+    """Everything static about one layer-wise fit (hashable: a jit static argument)."""
+
+    n1: int
+    n2: int
+    m1: int
+    m2: int | None
+    sigma1: str
+    sigma2: str
+    feature_form: str
+    step_size_units: str
+    step_sizes: tuple[float, ...]
+    stage2: Stage2Spec
+    redraw_bias: bool
+    bias_init: str
+    bias_scale: float
+    batch_size: int
+    given_direction: bool
+
+
+def json_numbers(info: dict[str, Any]) -> dict[str, Any]:
+    """Replace NaN/inf by None: manifests are strict JSON."""
+    return {
+        k: (v if not isinstance(v, float) or math.isfinite(v) else None) for k, v in info.items()
+    }
+
+
+def split_sizes(n: int, n1: int | None, n2: int | None, split: float) -> tuple[int, int]:
+    """Sizes of D1 and D2 from the training-set size and the trainer's options.
+
+    Raises:
+        ParameterError: when ``n1 + n2`` exceeds ``n`` or a part would be empty.
+    """
+    if n1 is None and n2 is None:
+        n1 = int(math.floor(split * n))
+        n2 = n - n1
+    elif n1 is None:
+        n1 = n - n2  # type: ignore[operator]
+    elif n2 is None:
+        n2 = n - n1
+    if n1 < 1 or n2 < 1 or n1 + n2 > n:
+        raise ParameterError(
+            f"n1 + n2 must be at most n_train = {n} with both >= 1; got n1={n1}, n2={n2}"
+        )
+    return n1, n2
+
+
+def _stage1_feature(
+    cfg: _Config, V: Array, X1: Array, r: Array, X: Array, g: Array | None
+) -> Array:
+    sigma2 = get_activation(cfg.sigma2)
+    if cfg.m2 is None:
+        return kernel_feature_values(X, X1, r, _kernel(cfg.sigma2), cfg.batch_size)
+    assert g is not None
+    return feature_values(X, g, V, sigma2, cfg.batch_size)
+
+
+def _slopes(
+    cfg: _Config, step: Array, a: Array, deriv: Array, mu: Array, sd: Array
+) -> tuple[Array, Array]:
+    """Per-neuron slope on φ̂ and offset for one step size (η or s)."""
+    if cfg.feature_form == "standardized":
+        slope = step * a / sd
+        return slope, -slope * mu
+    eta = step / sd if cfg.step_size_units == "feature-std" else step
+    return eta * a * deriv, jnp.zeros_like(a)
+
+
+def _core(
+    cfg: _Config,
+    V: Array,
+    b: Array,
+    a: Array,
+    X: Array,
+    y: Array,
+    X_val: Array,
+    y_val: Array,
+    key: Array,
+    g_given: Array,
+) -> dict[str, Array]:
+    """Algorithm 1 on arrays: pure, jittable and vmappable over seeds."""
+    sigma1 = get_activation(cfg.sigma1)
+    sigma2 = get_activation(cfg.sigma2)
+    dtype = a.dtype
+    X1, y1 = X[: cfg.n1], y[: cfg.n1]
+    X2, y2 = X[cfg.n1 : cfg.n1 + cfg.n2], y[cfg.n1 : cfg.n1 + cfg.n2]
+    # Stage 1: W(0) = 0, so f = c0 on every input and the gradient is rank one.
+    c0 = jnp.mean(a * sigma1(b))
+    r = y1 - c0
+    deriv = init.elementwise_derivative(sigma1)(b)
+    if cfg.m2 is None:
+        g = jnp.zeros((0,), dtype=dtype)
+    elif cfg.given_direction:
+        g = g_given
+    else:
+        g = feature_direction(X1, r, V, sigma2, cfg.batch_size)
+    phi2 = _stage1_feature(cfg, V, X1, r, X2, g)
+    phiv = _stage1_feature(cfg, V, X1, r, X_val, g)
+    mu, sd = jnp.mean(phi2), jnp.std(phi2)
+    sd = jnp.where(sd > 0, sd, 1)
+    # [recon] option: fresh biases for stage 2 (the slopes keep σ1'(old b))
+    b2 = init.biases(key, cfg.m1, cfg.bias_init, cfg.bias_scale, dtype) if cfg.redraw_bias else b
+
+    def features(phi: Array, slope: Array, offset: Array) -> Array:
+        return sigma1(phi[:, None] * slope + b2 + offset) / cfg.m1
+
+    def evaluate(step: Array) -> Array:
+        slope, offset = _slopes(cfg, step, a, deriv, mu, sd)
+        A, _ = fit_output_weights(features(phi2, slope, offset), y2, a, cfg.stage2)
+        return validation_mse(features(phiv, slope, offset), y_val, A)
+
+    steps = jnp.asarray(cfg.step_sizes, dtype=dtype)
+    val = jax.lax.map(evaluate, steps)  # (E, L)
+    flat = jnp.where(jnp.isfinite(val), val, jnp.inf).reshape(-1)
+    best = jnp.argmin(flat)
+    i_step, i_ridge = best // val.shape[1], best % val.shape[1]
+    slope, offset = _slopes(cfg, steps[i_step], a, deriv, mu, sd)
+    Phi2 = features(phi2, slope, offset)
+    A, lam = fit_output_weights(Phi2, y2, a, cfg.stage2)
+    a_new = A[i_ridge]
+    return {
+        "val_mse": val,
+        "i_step": i_step,
+        "i_ridge": i_ridge,
+        "ridge_abs": lam[i_ridge],
+        "c0": c0,
+        "g": g,
+        "r_over_n1": r / cfg.n1,
+        "slope": slope,
+        "offset": offset,
+        "b": b2,
+        "a": a_new,
+        "phi_mean": mu,
+        "phi_std": sd,
+        "train_mse": jnp.mean((Phi2 @ a_new - y2) ** 2),
+        "eta_scale": 1 / sd if cfg.step_size_units == "feature-std" else jnp.ones_like(sd),
+    }
+
+
+_core_jit = jax.jit(_core, static_argnums=0)
+_core_many = jax.jit(jax.vmap(_core, in_axes=(None,) + (0,) * 9), static_argnums=0)
+
+
+def autodiff_step(model: ThreeLayer, X1: Array, y1: Array, eta1: float) -> Array:
+    """The literal stage-1 step on the flax module: ``W - η1 ∇_W (1/(2n1)) Σ (f - y)²``.
+
+    Materializes h0 on all of D1 (reference implementation; the trainer's default
+    is the streamed closed form). Returns the new W without modifying ``model``.
+    """
+
+    def loss(m: ThreeLayer) -> Array:
+        return 0.5 * jnp.mean((m(X1) - y1) ** 2)
+
+    grads = nnx.grad(loss, argnums=nnx.DiffState(0, nnx.Param))(model)
+    return model.W[...] - eta1 * grads["W"][...]
+
+
+class LayerWise:
+    """Algorithm 1: one gradient step on W (stage 1), ridge on a (stage 2)."""
+
+    stages: Sequence[str] = ("stage1", "stage2")
+
+    def __init__(self, **options: Any) -> None:
+        self.options = options
+
+    def _config(self, model: ThreeLayer, n: int, given_direction: bool) -> _Config:
+        o = self.options
+        n1, n2 = split_sizes(n, o["n1"], o["n2"], o["split"])
+        spec = Stage2Spec(o["ridges"], o["ridge_units"], o["stage2"], o["gd_steps"], o["gd_lr"])
+        return _Config(
+            n1=n1,
+            n2=n2,
+            m1=model.m1,
+            m2=model.m2,
+            sigma1=model.sigma1_name,
+            sigma2=model.sigma2_name,
+            feature_form=o["feature_form"],
+            step_size_units=o["step_size_units"],
+            step_sizes=o["step_sizes"],
+            stage2=spec,
+            redraw_bias=o["redraw_bias"],
+            bias_init=o["bias_init"],
+            bias_scale=o["bias_scale"],
+            batch_size=o["batch_size"],
+            given_direction=given_direction,
+        )
+
+    def _check_model(self, model: Any) -> ThreeLayer:
+        if not isinstance(model, ThreeLayer):
+            raise ParameterError(
+                f"trainer 'layer-wise' needs architecture 'three-layer', got {type(model).__name__}"
+            )
+        if model.W[...].size and float(jnp.max(jnp.abs(model.W[...]))) > 0:
+            raise ParameterError("w_init must be 'zero' for trainer 'layer-wise' (W(0) = 0)")
+        if self.options["stage1"] == "autodiff" and model.infinite:
+            raise ParameterError("stage1='autodiff' needs a finite m2; use stage1='streamed'")
+        return model
+
+    def _direction_by_autodiff(self, model: ThreeLayer, X1: Array, y1: Array) -> Array:
+        # One literal step with η1 = 1 gives W(1) = outer(u, ĝ); read ĝ back with the
+        # known factor u_i = a_i σ1'(b_i) / m1.
+        W1 = autodiff_step(model, X1, y1, 1.0)
+        u = model.a[...] * init.elementwise_derivative(model.sigma1)(model.b[...]) / model.m1
+        return W1.T @ u / jnp.sum(u * u)
+
+    def fit(
+        self, model: Any, data: TrainData, on_stage: Callable[[StageReport], None]
+    ) -> FitReport:
+        """Train ``model`` in place with Algorithm 1; see the module docstring."""
+        return self.fit_many([model], [data], on_stage)[0]
+
+    def fit_many(
+        self,
+        models: Sequence[Any],
+        datas: Sequence[TrainData],
+        on_stage: Callable[[StageReport], None],
+    ) -> list[FitReport]:
+        """Train several seeds of one configuration in one compiled, vmapped call.
+
+        Falls back to a loop when ``stage1='autodiff'`` (the literal reference path).
+        ``on_stage`` is called for every model's stages, model by model.
+        """
+        models = [self._check_model(m) for m in models]
+        n = int(datas[0].X.shape[0])
+        autodiff = self.options["stage1"] == "autodiff"
+        cfg = self._config(models[0], n, given_direction=autodiff)
+        outs: list[dict[str, np.ndarray]] = []
+        keys = [jax.random.fold_in(dt.key, 1) for dt in datas]
+        if autodiff or len(models) == 1:
+            for model, dt, key in zip(models, datas, keys, strict=True):
+                g = (
+                    self._direction_by_autodiff(model, dt.X[: cfg.n1], dt.y[: cfg.n1])
+                    if autodiff
+                    else jnp.zeros((0,), dtype=model.dtype)
+                )
+                out = _core_jit(
+                    cfg,
+                    model.V[...],
+                    model.b[...],
+                    model.a[...],
+                    dt.X,
+                    dt.y,
+                    dt.X_val,
+                    dt.y_val,
+                    key,
+                    g,
+                )
+                outs.append(jax.tree.map(np.asarray, out))
+        else:
+
+            def stack(get: Callable[[Any], Array], items: Sequence[Any]) -> Array:
+                return jnp.stack([get(i) for i in items])
+
+            out = _core_many(
+                cfg,
+                stack(lambda m: m.V[...], models),
+                stack(lambda m: m.b[...], models),
+                stack(lambda m: m.a[...], models),
+                stack(lambda d: d.X, datas),
+                stack(lambda d: d.y, datas),
+                stack(lambda d: d.X_val, datas),
+                stack(lambda d: d.y_val, datas),
+                jnp.stack(keys),
+                jnp.zeros((len(models), 0), dtype=models[0].dtype),
+            )
+            host = jax.tree.map(np.asarray, out)
+            outs = [jax.tree.map(lambda v, i=i: v[i], host) for i in range(len(models))]
+        reports = []
+        for model, dt, out in zip(models, datas, outs, strict=True):
+            reports.append(self._finish(model, dt, out, cfg, on_stage))
+        return reports
+
+    def _finish(
+        self,
+        model: ThreeLayer,
+        data: TrainData,
+        out: dict[str, np.ndarray],
+        cfg: _Config,
+        on_stage: Callable[[StageReport], None],
+    ) -> FitReport:
+        o = self.options
+        choices = {
+            "stage1": o["stage1"],
+            "feature_form": o["feature_form"],
+            "step_size_units": o["step_size_units"],
+            "stage2": o["stage2"],
+            "ridge_units": o["ridge_units"],
+            "redraw_bias": o["redraw_bias"],
+            "n1": cfg.n1,
+            "n2": cfg.n2,
+            "split": "D1 = first n1 training points, D2 = next n2",
+            "inner_width": "infinite (closed-form kernel)" if model.infinite else model.m2,
+            "loss": "(1/(2 n1)) sum (f - y)^2",
+        }
+        val = out["val_mse"]
+        step = float(cfg.step_sizes[int(out["i_step"])])
+        eta_scale = float(out["eta_scale"])
+        info1: dict[str, Any] = {
+            "c0": float(out["c0"]),
+            "phi_mean": float(out["phi_mean"]),
+            "phi_std": float(out["phi_std"]),
+            "step_size": step,
+        }
+        if o["feature_form"] == "literal":
+            # η (slope units) and the raw step η1 = η m1 / m2 actually applied to W
+            info1["eta"] = step * eta_scale
+            if model.m2 is not None:
+                info1["eta1_raw"] = step * eta_scale * model.m1 / model.m2
+        curve = ProbeOutput(
+            values=val,
+            dims=(STEP_SIZE, RIDGE),
+            coords={STEP_SIZE: list(cfg.step_sizes), RIDGE: list(o["ridges"])},
+            units="1",
+            long_name="validation MSE of Algorithm 1 over (step size, ridge)",
+        )
+        stage1 = StageReport("stage1", info=json_numbers(info1), curves={"val_mse": curve})
+        finite = np.isfinite(val)
+        if not finite.any() or not np.all(np.isfinite(out["a"])):
+            reason = "validation MSE is NaN/inf on the whole (step size, ridge) grid"
+            on_stage(stage1)
+            return FitReport(status="failed", reason=reason, stages=[stage1], choices=choices)
+        info2 = {
+            "ridge": float(o["ridges"][int(out["i_ridge"])]),
+            "ridge_abs": float(out["ridge_abs"]),
+            "val_mse": float(val[int(out["i_step"]), int(out["i_ridge"])]),
+            "train_mse_d2": float(out["train_mse"]),
+            "val_grid_nonfinite": int((~finite).sum()),
+        }
+        self._write(model, out, cfg, data)
+        stage2 = StageReport("stage2", info=json_numbers(info2))
+        on_stage(stage1)
+        on_stage(stage2)
+        return FitReport(status="ok", stages=[stage1, stage2], choices=choices)
+
+    def _write(
+        self, model: ThreeLayer, out: dict[str, np.ndarray], cfg: _Config, data: TrainData
+    ) -> None:
+        dtype = model.dtype
+        slope = jnp.asarray(out["slope"], dtype=dtype)
+        model.slope[...] = slope
+        model.offset[...] = jnp.asarray(out["offset"], dtype=dtype)
+        model.b[...] = jnp.asarray(out["b"], dtype=dtype)
+        model.a[...] = jnp.asarray(out["a"], dtype=dtype)
+        if model.infinite:
+            model.support_X.set_value(jnp.asarray(data.X[: cfg.n1], dtype=dtype))
+            model.support_coef.set_value(jnp.asarray(out["r_over_n1"], dtype=dtype))
+        else:
+            g = jnp.asarray(out["g"], dtype=dtype)
+            model.W[...] = jnp.outer(slope / model.m2, g)
+
+
+def layer_wise(
+    *,
+    feature_form: Literal["literal", "standardized"] = "standardized",
+    step_sizes: tuple[float, ...] = DEFAULT_STEP_SIZES,
+    step_size_units: Literal["feature-std", "absolute"] = "feature-std",
+    ridges: tuple[float, ...] = DEFAULT_RIDGES,
+    ridge_units: Literal["relative", "absolute"] = "relative",
+    stage1: Literal["streamed", "autodiff"] = "streamed",
+    stage2: Literal["ridge", "gd"] = "ridge",
+    gd_steps: int = 1000,
+    gd_lr: float = 1.0,
+    split: float = 0.5,
+    n1: int | None = None,
+    n2: int | None = None,
+    redraw_bias: bool = False,
+    bias_init: Literal["uniform", "gaussian", "zero"] = "uniform",
+    bias_scale: float = 1.0,
+    batch_size: int = 4096,
+) -> LayerWise:
+    """Algorithm 1 (layer-wise training) of the three-layer network.
+
+    Args:
+        feature_form: ``literal`` (the paper's step: slopes η a_i σ1'(b_i)) or
+            ``standardized`` (slopes s a_i on the standardized φ̂) [recon].
+        step_sizes: grid of η (literal) or s (standardized).
+        step_size_units: literal form only: ``feature-std`` divides η by std(φ̂).
+        ridges: grid of λ.
+        ridge_units: ``relative`` multiplies λ by the mean eigenvalue of ΦᵀΦ/n.
+        stage1: ``streamed`` closed form (default) or ``autodiff`` (literal flax step).
+        stage2: ``ridge`` (closed form) or ``gd`` (GD with weight decay).
+        gd_steps, gd_lr: GD iterations and step (in units of 1/(μ_max + λ)).
+        split: fraction of the training set in D1 when n1, n2 are not given.
+        n1, n2: explicit sizes of D1 and D2 (n1 + n2 <= n_train).
+        redraw_bias: draw b afresh after stage 1 [recon].
+        bias_init, bias_scale: the distribution of re-drawn biases.
+        batch_size: rows per block when streaming.
+    """
+    choice("feature_form", feature_form, ("literal", "standardized"))
+    choice("step_size_units", step_size_units, ("feature-std", "absolute"))
+    choice("ridge_units", ridge_units, ("relative", "absolute"))
+    choice("stage1", stage1, ("streamed", "autodiff"))
+    choice("stage2", stage2, ("ridge", "gd"))
+    choice("bias_init", bias_init, init.BIAS_INITS)
+    nonnegative_int("gd_steps", gd_steps)
+    positive_float("gd_lr", gd_lr)
+    if gd_lr > 1:
+        raise ParameterError(f"gd_lr must be in (0, 1] (units of 1/(mu_max + lambda)), got {gd_lr}")
+    fraction("split", split)
+    if n1 is not None:
+        positive_int("n1", n1)
+    if n2 is not None:
+        positive_int("n2", n2)
+    positive_float("bias_scale", bias_scale, allow_zero=True)
+    positive_int("batch_size", batch_size)
+    return LayerWise(
+        feature_form=feature_form,
+        step_sizes=positive_grid("step_sizes", step_sizes),
+        step_size_units=step_size_units,
+        ridges=positive_grid("ridges", ridges),
+        ridge_units=ridge_units,
+        stage1=stage1,
+        stage2=stage2,
+        gd_steps=gd_steps,
+        gd_lr=gd_lr,
+        split=split,
+        n1=n1,
+        n2=n2,
+        redraw_bias=redraw_bias,
+        bias_init=bias_init,
+        bias_scale=bias_scale,
+        batch_size=batch_size,
+    )

@@ -1,0 +1,41 @@
+"""Test helpers: a small quadratic-feature problem built here (independent of plugins)."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import tlkit  # noqa: F401  (enables float64)
+from tlkit.types import TrainData
+
+
+def quadratic_problem(
+    key: jax.Array, n: int, d: int, dtype: jnp.dtype = jnp.float32
+) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """x uniform on the sphere of radius sqrt(d); h* = xᵀAx with A = diag(±1)/sqrt(d).
+
+    Returns ``(X, y, h)`` with ``y = (u + He3(u)/sqrt(6))/sqrt(2)``, u = h*/sd(h*).
+    """
+    g = jax.random.normal(key, (n, d), dtype=dtype)
+    X = g / jnp.linalg.norm(g, axis=1, keepdims=True) * jnp.sqrt(jnp.asarray(d, dtype=dtype))
+    diag = jnp.concatenate([jnp.ones(d // 2), -jnp.ones(d - d // 2)]).astype(dtype)
+    h = (X**2) @ (diag / jnp.sqrt(jnp.asarray(d, dtype=dtype)))
+    u = h / jnp.sqrt(jnp.asarray(2 * d / (d + 2), dtype=dtype))
+    y = (u + (u**3 - 3 * u) / jnp.sqrt(jnp.asarray(6.0, dtype=dtype))) / jnp.sqrt(
+        jnp.asarray(2.0, dtype=dtype)
+    )
+    return X, y, h
+
+
+def make_data(seed: int, n: int, d: int, n_val: int = 256, dtype=jnp.float32) -> TrainData:
+    """Training and validation sets of the quadratic problem."""
+    k = jax.random.PRNGKey(seed)
+    X, y, _ = quadratic_problem(jax.random.fold_in(k, 0), n, d, dtype)
+    Xv, yv, _ = quadratic_problem(jax.random.fold_in(k, 1), n_val, d, dtype)
+    return TrainData(X, y, Xv, yv, jax.random.fold_in(k, 2))
+
+
+def numpy_ridge(Phi: np.ndarray, y: np.ndarray, lam: float) -> np.ndarray:
+    """argmin (1/n)||Phi a - y||² + lam ||a||², by np.linalg.solve."""
+    n, p = Phi.shape
+    return np.linalg.solve(Phi.T @ Phi / n + lam * np.eye(p), Phi.T @ y / n)

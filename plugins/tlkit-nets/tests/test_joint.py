@@ -1,0 +1,95 @@
+"""Joint training: SGD step against NumPy, µP learning rates, seeds, failures."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from nets_testlib import make_data
+from tlkit.errors import ParameterError
+from tlkit_nets.joint import joint, three_layer_wang
+from tlkit_nets.three_layer import three_layer
+from tlkit_nets.two_layer import two_layer
+
+D = 6
+
+
+def _batch_indices(key: jax.Array, n: int, batch: int) -> np.ndarray:
+    # the trainer's draw for its first step: chunk key, then step key, then indices
+    k = jax.random.split(jax.random.split(key, 1)[0], 1)[0]
+    return np.asarray(jax.random.randint(k, (batch,), 0, n))
+
+
+def test_one_sgd_step_matches_numpy(stages: list) -> None:
+    model = two_layer(d=D, seed=0, m=10, dtype="float64", sigma="tanh")
+    W, b, a = (np.asarray(v[...]) for v in (model.W, model.b, model.a))
+    data = make_data(0, 40, D, dtype=jnp.float64)
+    report = joint(
+        optimizer="sgd", lr=0.1, steps=1, batch_size=16, eval_every=1, parametrization="standard"
+    ).fit(model, data, stages.append)
+    assert report.status == "ok"
+    idx = _batch_indices(data.key, 40, 16)
+    X, y = np.asarray(data.X)[idx], np.asarray(data.y)[idx]
+    h = np.tanh(X @ W.T + b)
+    r = (h @ a / 10 - y) / 16  # d/df of ½ mean (f - y)²
+    gW = (r[:, None] * (1 - h**2) * a / 10).T @ X
+    ga = h.T @ r / 10
+    np.testing.assert_allclose(np.asarray(model.W[...]), W - 0.1 * gW, rtol=1e-10)
+    np.testing.assert_allclose(np.asarray(model.a[...]), a - 0.1 * ga, rtol=1e-10)
+    np.testing.assert_array_equal(np.asarray(model.b[...]), b)  # train_bias=False
+
+
+def test_mup_adam_scales_hidden_learning_rate_by_fan_in(stages: list) -> None:
+    model = three_layer(d=D, seed=1, dtype="float64", m1=8, m2=50, w_init="gaussian")
+    W0, a0 = np.asarray(model.W[...]), np.asarray(model.a[...])
+    report = joint(lr=1e-2, steps=1, eval_every=1, batch_size=32).fit(
+        model, make_data(1, 64, D, dtype=jnp.float64), stages.append
+    )
+    assert report.choices["lr_multipliers"]["W"] == pytest.approx(1 / 50)
+    # Adam's first update is lr * g / (|g| + eps) = ±lr per coordinate (up to eps/|g|,
+    # about 1e-3 for the smallest gradients here)
+    dW = np.abs(np.asarray(model.W[...]) - W0)
+    da = np.abs(np.asarray(model.a[...]) - a0)
+    np.testing.assert_allclose(dW[dW > 0], 1e-2 / 50, rtol=1e-2)
+    np.testing.assert_allclose(da[da > 0], 1e-2, rtol=1e-2)  # dead ReLUs get no step
+    assert (dW > 0).mean() > 0.5 and (da > 0).mean() > 0.5
+
+
+def test_training_reduces_validation_error(stages: list) -> None:
+    model = three_layer_wang(d=D, seed=2, m2=64)
+    report = joint(steps=400, lr=3e-3).fit(model, make_data(2, 1024, D, n_val=512), stages.append)
+    val = np.asarray(stages[0].curves["val_mse"].values)
+    assert report.status == "ok" and val.shape == (4,)
+    assert val[-1] < 0.8 * val[0]
+    assert model.m1 == D * D and model.sigma1_name == "cube" and model.sigma2_name == "relu"
+
+
+def test_fit_many_equals_looped_fits(stages: list) -> None:
+    trainer = joint(steps=20, eval_every=10, batch_size=16)
+    datas = [make_data(s, 64, D, dtype=jnp.float64) for s in range(3)]
+    looped = [two_layer(d=D, seed=s, m=8, dtype="float64") for s in range(3)]
+    for model, data in zip(looped, datas, strict=True):
+        trainer.fit(model, data, stages.append)
+    batched = [two_layer(d=D, seed=s, m=8, dtype="float64") for s in range(3)]
+    trainer.fit_many(batched, datas, stages.append)
+    for one, many in zip(looped, batched, strict=True):
+        np.testing.assert_allclose(many.W[...], one.W[...], rtol=1e-10)
+        np.testing.assert_allclose(many.a[...], one.a[...], rtol=1e-10)
+
+
+def test_divergence_is_reported(stages: list) -> None:
+    model = two_layer(d=D, seed=0, m=8, sigma="cube")
+    report = joint(optimizer="sgd", lr=1e8, steps=50, eval_every=10).fit(
+        model, make_data(0, 64, D), stages.append
+    )
+    assert report.status == "failed" and "diverged" in report.reason
+
+
+def test_parameter_errors() -> None:
+    with pytest.raises(ParameterError, match="optimizer must be one of adam, sgd"):
+        joint(optimizer="lbfgs")
+    with pytest.raises(ParameterError, match="lr must be a finite number > 0"):
+        joint(lr=0.0)
+    with pytest.raises(ParameterError, match="trainer 'joint' needs a finite m2"):
+        joint().fit(three_layer(d=D, seed=0, m2=None), make_data(0, 32, D), print)

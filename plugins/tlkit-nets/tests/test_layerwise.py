@@ -1,0 +1,219 @@
+"""The layer-wise trainer (Algorithm 1) against NumPy references."""
+
+from __future__ import annotations
+
+import math
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from nets_testlib import make_data, numpy_ridge, quadratic_problem
+from tlkit.errors import ParameterError
+from tlkit.numerics.kernels import random_feature_kernel
+from tlkit.testing import check_architecture
+from tlkit_nets.layerwise import layer_wise
+from tlkit_nets.stage2 import Stage2Spec, fit_output_weights
+from tlkit_nets.three_layer import three_layer
+from tlkit_nets.two_layer import two_layer
+
+D = 8
+ARCH = {"m1": 24, "m2": 48}
+GRID = {"step_sizes": [0.5, 1.0, 2.0], "ridges": [1e-4, 1e-2, 1.0]}
+
+
+def _fit(model, data, stages, **options):
+    return layer_wise(**GRID, **options).fit(model, data, stages.append)
+
+
+def _h0(model, X: np.ndarray) -> np.ndarray:
+    return np.abs(X @ np.asarray(model.V[...]).T) - math.sqrt(2 / math.pi)
+
+
+def test_fit_reports_and_curves(stages: list) -> None:
+    model = three_layer(d=D, seed=0, dtype="float64", **ARCH)
+    report = _fit(model, make_data(0, 256, D, dtype=jnp.float64), stages)
+    assert report.status == "ok" and report.reason is None
+    assert [s.stage for s in stages] == ["stage1", "stage2"] == [s.stage for s in report.stages]
+    curve = stages[0].curves["val_mse"]
+    assert curve.dims == ("step_size", "ridge") and np.shape(curve.values) == (3, 3)
+    assert list(curve.coords["ridge"]) == GRID["ridges"]
+    best = np.unravel_index(np.argmin(curve.values), (3, 3))
+    assert stages[0].info["step_size"] == GRID["step_sizes"][best[0]]
+    assert stages[1].info["ridge"] == GRID["ridges"][best[1]]
+    assert stages[1].info["val_mse"] == pytest.approx(np.min(curve.values))
+    assert report.choices["n1"] == 128 and report.choices["n2"] == 128
+    assert report.choices["stage1"] == "streamed"
+
+
+def test_trained_network_matches_numpy_algorithm(stages: list) -> None:
+    """W is rank one, φ̂ is the closed form, a is a NumPy ridge solve on D2."""
+    model = three_layer(d=D, seed=1, dtype="float64", **ARCH)
+    a0, b0 = np.asarray(model.a[...]), np.asarray(model.b[...])
+    data = make_data(1, 300, D, dtype=jnp.float64)
+    _fit(model, data, stages, split=0.4)
+    X, y = np.asarray(data.X), np.asarray(data.y)
+    n1 = 120
+    c0 = np.mean(a0 * np.maximum(b0, 0))
+    g = ((y[:n1] - c0)[:, None] * _h0(model, X[:n1])).mean(0)
+    phi_ref = _h0(model, X) @ g / ARCH["m2"]
+    s = np.linalg.svd(np.asarray(model.W[...]), compute_uv=False)
+    assert s[1] / s[0] < 1e-12
+    np.testing.assert_allclose(np.asarray(model.learned_feature(data.X)), phi_ref, rtol=1e-9)
+    Phi2 = np.asarray(model.representations(data.X[n1:])["h2"]) / ARCH["m1"]
+    a_ref = numpy_ridge(Phi2, y[n1:], stages[1].info["ridge_abs"])
+    np.testing.assert_allclose(np.asarray(model.a[...]), a_ref, rtol=1e-7, atol=1e-9)
+
+
+def test_standardized_form_sees_standardized_feature(stages: list) -> None:
+    model = three_layer(d=D, seed=2, dtype="float64", **ARCH)
+    a0 = np.asarray(model.a[...])
+    data = make_data(2, 256, D, dtype=jnp.float64)
+    _fit(model, data, stages, feature_form="standardized")
+    phi2 = np.asarray(model.learned_feature(data.X[128:]))
+    z = (phi2 - phi2.mean()) / phi2.std()
+    pre = z[:, None] * stages[0].info["step_size"] * a0 + np.asarray(model.b[...])
+    h2 = np.asarray(model.representations(data.X[128:])["h2"])
+    np.testing.assert_allclose(h2, np.maximum(pre, 0), rtol=1e-8, atol=1e-10)
+
+
+def test_literal_form_kills_relu_neurons_with_negative_bias(stages: list) -> None:
+    model = three_layer(d=D, seed=3, dtype="float64", **ARCH)
+    _fit(model, make_data(3, 256, D, dtype=jnp.float64), stages, feature_form="literal")
+    b, slope = np.asarray(model.b[...]), np.asarray(model.slope[...])
+    assert np.all(slope[b < 0] == 0) and np.all(slope[b > 0] != 0)
+    assert stages[0].info["eta1_raw"] == pytest.approx(
+        stages[0].info["eta"] * ARCH["m1"] / ARCH["m2"]
+    )
+
+
+def test_autodiff_and_streamed_stage1_agree(stages: list) -> None:
+    data = make_data(4, 256, D, dtype=jnp.float64)
+    fitted = []
+    for impl in ("streamed", "autodiff"):
+        model = three_layer(d=D, seed=4, dtype="float64", **ARCH)
+        report = _fit(model, data, stages, stage1=impl, batch_size=50)
+        assert report.choices["stage1"] == impl
+        fitted.append(model)
+    np.testing.assert_allclose(fitted[0].W[...], fitted[1].W[...], rtol=1e-9, atol=1e-14)
+    np.testing.assert_allclose(fitted[0].a[...], fitted[1].a[...], rtol=1e-7, atol=1e-10)
+
+
+@pytest.mark.parametrize("m2", [48, pytest.param(None, marks=pytest.mark.slow)])
+def test_fit_many_equals_looped_fits(m2: int | None, stages: list) -> None:
+    arch = {"m1": 24, "m2": m2}
+    datas = [make_data(s, 200, D, dtype=jnp.float64) for s in range(3)]
+    looped = [three_layer(d=D, seed=s, dtype="float64", **arch) for s in range(3)]
+    for model, data in zip(looped, datas, strict=True):
+        _fit(model, data, stages)
+    batched = [three_layer(d=D, seed=s, dtype="float64", **arch) for s in range(3)]
+    reports = layer_wise(**GRID).fit_many(batched, datas, stages.append)
+    assert [r.status for r in reports] == ["ok"] * 3
+    for one, many in zip(looped, batched, strict=True):
+        np.testing.assert_allclose(many(datas[0].X_val), one(datas[0].X_val), rtol=1e-8)
+
+
+def test_infinite_width_feature_and_restore(stages: list) -> None:
+    model = three_layer(d=D, seed=5, dtype="float64", m1=16, m2=None)
+    data = make_data(5, 160, D, dtype=jnp.float64)
+    _fit(model, data, stages)
+    a0 = np.asarray(three_layer(d=D, seed=5, dtype="float64", m1=16, m2=None).a[...])
+    b0 = np.asarray(model.b[...])
+    c0 = np.mean(a0 * np.maximum(b0, 0))
+    X, y = np.asarray(data.X), np.asarray(data.y)
+    K = np.asarray(random_feature_kernel("abs")(data.X[:80], data.X_val))
+    phi_ref = (y[:80] - c0) @ K / 80
+    np.testing.assert_allclose(model.learned_feature(data.X_val), phi_ref, rtol=1e-9)
+    assert list(model.representations(data.X_val)) == ["h2"]
+    # support points have data-dependent shapes; the saved ones win on restore
+    check_architecture(
+        model, D, factory=three_layer, params={"m1": 16, "m2": None}, dtype="float64"
+    )
+    assert X.shape[0] == 160
+
+
+def test_redraw_bias(stages: list) -> None:
+    model = three_layer(d=D, seed=6, **ARCH)
+    b0 = np.asarray(model.b[...])
+    report = _fit(model, make_data(6, 128, D), stages, redraw_bias=True)
+    assert report.choices["redraw_bias"] is True
+    assert not np.allclose(np.asarray(model.b[...]), b0)
+
+
+def test_gd_stage2_converges_to_ridge_and_follows_numpy_gd() -> None:
+    rng = np.random.default_rng(0)
+    Phi, y, a0 = rng.standard_normal((60, 7)), rng.standard_normal(60), rng.standard_normal(7)
+    lam = 0.3
+    ridge = Stage2Spec((lam,), "absolute", "ridge", 0, 1.0)
+    A_ridge, _ = fit_output_weights(jnp.asarray(Phi), jnp.asarray(y), jnp.asarray(a0), ridge)
+    np.testing.assert_allclose(A_ridge[0], numpy_ridge(Phi, y, lam), rtol=1e-10)
+    # five explicit GD steps on J(a) = ½[(1/n)|Φa - y|² + λ|a|²], step 0.7/(μ_max + λ)
+    H = Phi.T @ Phi / 60
+    lr = 0.7 / (np.linalg.eigvalsh(H).max() + lam)
+    a = a0.copy()
+    for _ in range(5):
+        a -= lr * (H @ a - Phi.T @ y / 60 + lam * a)
+    few = Stage2Spec((lam,), "absolute", "gd", 5, 0.7)
+    A5, _ = fit_output_weights(jnp.asarray(Phi), jnp.asarray(y), jnp.asarray(a0), few)
+    np.testing.assert_allclose(A5[0], a, rtol=1e-10)
+    many = Stage2Spec((lam,), "absolute", "gd", 5000, 1.0)
+    A_inf, _ = fit_output_weights(jnp.asarray(Phi), jnp.asarray(y), jnp.asarray(a0), many)
+    np.testing.assert_allclose(A_inf[0], A_ridge[0], rtol=1e-8)
+
+
+def test_diverging_configuration_is_reported_not_raised(stages: list) -> None:
+    model = three_layer(d=D, seed=7, **ARCH)
+    report = layer_wise(
+        feature_form="literal", step_size_units="absolute", step_sizes=[1e38], ridges=[1e-3]
+    ).fit(model, make_data(7, 128, D), stages.append)
+    assert report.status == "failed"
+    assert "NaN" in report.reason and "\n" not in report.reason
+
+
+def test_split_larger_than_data_is_a_parameter_error() -> None:
+    trainer = layer_wise(n1=100, n2=100)
+    with pytest.raises(ParameterError, match=r"n1 \+ n2 must be at most n_train = 128"):
+        trainer.fit(three_layer(d=D, seed=0, **ARCH), make_data(0, 128, D), lambda s: None)
+
+
+def test_wrong_architecture_or_init_is_a_parameter_error() -> None:
+    data = make_data(0, 64, D)
+    with pytest.raises(ParameterError, match="needs architecture 'three-layer'"):
+        layer_wise().fit(two_layer(d=D, seed=0, m=8), data, lambda s: None)
+    with pytest.raises(ParameterError, match="w_init must be 'zero'"):
+        layer_wise().fit(three_layer(d=D, seed=0, w_init="gaussian", **ARCH), data, print)
+    with pytest.raises(ParameterError, match="stage1='autodiff' needs a finite m2"):
+        layer_wise(stage1="autodiff").fit(three_layer(d=D, seed=0, m2=None), data, print)
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"feature_form": "exact"}, "feature_form must be one of literal, standardized"),
+        ({"step_sizes": []}, "step_sizes must be a non-empty list"),
+        ({"ridges": [1.0, -1.0]}, "ridges must be a finite number > 0, got -1.0"),
+        ({"split": 1.0}, "split must lie strictly between 0 and 1"),
+        ({"n1": 0}, "n1 must be an integer >= 1"),
+        ({"stage2": "sgd"}, "stage2 must be one of ridge, gd"),
+        ({"gd_lr": 2.0}, "gd_lr must be in"),
+        ({"stage1": "exact"}, "stage1 must be one of streamed, autodiff"),
+    ],
+)
+def test_bad_trainer_parameters(options: dict, message: str) -> None:
+    with pytest.raises(ParameterError, match=message):
+        layer_wise(**options)
+
+
+@pytest.mark.slow
+def test_feature_recovery_improves_with_n() -> None:
+    """Behaviour (small): corr(φ̂, h*) grows with n and the test error falls."""
+    d = 8
+    Xt, yt, ht = quadratic_problem(jax.random.PRNGKey(99), 2048, d)
+    corr, mse = [], []
+    for n in (256, 4096):
+        model = three_layer(d=d, seed=0, m1=64, m2=None)
+        layer_wise().fit(model, make_data(10, n, d, n_val=1024), lambda s: None)
+        corr.append(np.corrcoef(np.asarray(model.learned_feature(Xt)), np.asarray(ht))[0, 1])
+        mse.append(float(jnp.mean((model(Xt) - yt) ** 2) / jnp.var(yt)))
+    assert corr[1] > corr[0] and corr[1] > 0.9
+    assert mse[1] < mse[0]

@@ -1,0 +1,117 @@
+"""Two-layer network and its one-step / random-features trainers against NumPy."""
+
+from __future__ import annotations
+
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from nets_testlib import make_data, numpy_ridge
+from tlkit.errors import ParameterError
+from tlkit.testing import check_architecture
+from tlkit_nets.onestep import one_step, random_features
+from tlkit_nets.three_layer import three_layer
+from tlkit_nets.two_layer import two_layer
+
+D = 8
+GRID = {"ridges": [1e-4, 1e-2, 1.0]}
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_contract(dtype: str) -> None:
+    check_architecture(
+        two_layer(d=D, seed=0, m=12, dtype=dtype),
+        D,
+        factory=two_layer,
+        params={"m": 12},
+        dtype=dtype,
+    )
+
+
+def test_forward_matches_numpy() -> None:
+    model = two_layer(d=D, seed=1, m=9, dtype="float64", sigma="tanh")
+    X = np.random.default_rng(0).standard_normal((5, D))
+    W, b, a = (np.asarray(v[...]) for v in (model.W, model.b, model.a))
+    np.testing.assert_allclose(model(jnp.asarray(X)), np.tanh(X @ W.T + b) @ a / 9, rtol=1e-12)
+
+
+def test_one_step_is_a_numpy_gradient_step_then_ridge(stages: list) -> None:
+    model = two_layer(d=D, seed=2, m=16, dtype="float64")
+    W0, b, a0 = (np.asarray(v[...]) for v in (model.W, model.b, model.a))
+    data = make_data(2, 200, D, dtype=jnp.float64)
+    report = one_step(step_sizes=[0.5, 1.0], **GRID).fit(model, data, stages.append)
+    assert report.status == "ok" and [s.stage for s in stages] == ["stage1", "stage2"]
+    X, y = np.asarray(data.X), np.asarray(data.y)
+    X1, y1 = X[:100], y[:100]
+    pre = X1 @ W0.T + b
+    resid = np.maximum(pre, 0) @ a0 / 16 - y1
+    grad = ((resid[:, None] * (pre > 0) * a0 / 16).T @ X1) / 100  # ∇_W (1/(2n)) Σ (f - y)²
+    W1 = W0 - stages[0].info["step_abs"] * grad
+    np.testing.assert_allclose(np.asarray(model.W[...]), W1, rtol=1e-9, atol=1e-12)
+    # relative units: the first step has Frobenius norm step_size * |W0|
+    step_norm = np.linalg.norm(W1 - W0) / np.linalg.norm(W0)
+    assert step_norm == pytest.approx(stages[0].info["step_size"], rel=1e-9)
+    Phi2 = np.maximum(X[100:] @ W1.T + b, 0) / 16
+    a_ref = numpy_ridge(Phi2, y[100:], stages[1].info["ridge_abs"])
+    np.testing.assert_allclose(np.asarray(model.a[...]), a_ref, rtol=1e-7, atol=1e-10)
+
+
+def test_k_steps_follow_numpy_gradient_descent(stages: list) -> None:
+    model = two_layer(d=D, seed=3, m=10, dtype="float64", sigma="tanh")
+    W, b, a0 = (np.asarray(v[...]) for v in (model.W, model.b, model.a))
+    data = make_data(3, 100, D, dtype=jnp.float64)
+    one_step(steps=3, step_sizes=[0.3], step_size_units="absolute", **GRID).fit(
+        model, data, stages.append
+    )
+    X1, y1 = np.asarray(data.X)[:50], np.asarray(data.y)[:50]
+    for _ in range(3):
+        h = np.tanh(X1 @ W.T + b)
+        resid = h @ a0 / 10 - y1
+        grad = ((resid[:, None] * (1 - h**2) * a0 / 10).T @ X1) / 50
+        W = W - 0.3 * 10 * grad  # absolute units: W <- W - eta m grad
+    np.testing.assert_allclose(np.asarray(model.W[...]), W, rtol=1e-9)
+
+
+def test_random_features_keep_w_and_fit_ridge(stages: list) -> None:
+    model = two_layer(d=D, seed=4, m=16, dtype="float64")
+    W0, b = np.asarray(model.W[...]), np.asarray(model.b[...])
+    data = make_data(4, 120, D, dtype=jnp.float64)
+    report = random_features(**GRID).fit(model, data, stages.append)
+    assert report.status == "ok" and [s.stage for s in stages] == ["stage2"]
+    assert stages[0].curves["val_mse"].dims == ("step_size", "ridge")
+    np.testing.assert_array_equal(np.asarray(model.W[...]), W0)
+    Phi = np.maximum(np.asarray(data.X) @ W0.T + b, 0) / 16
+    a_ref = numpy_ridge(Phi, np.asarray(data.y), stages[0].info["ridge_abs"])
+    np.testing.assert_allclose(np.asarray(model.a[...]), a_ref, rtol=1e-7, atol=1e-10)
+
+
+@pytest.mark.parametrize("factory", [one_step, random_features])
+def test_fit_many_equals_looped_fits(factory, stages: list) -> None:
+    datas = [make_data(s, 160, D, dtype=jnp.float64) for s in range(3)]
+    looped = [two_layer(d=D, seed=s, m=12, dtype="float64") for s in range(3)]
+    for model, data in zip(looped, datas, strict=True):
+        factory(**GRID).fit(model, data, stages.append)
+    batched = [two_layer(d=D, seed=s, m=12, dtype="float64") for s in range(3)]
+    factory(**GRID).fit_many(batched, datas, stages.append)
+    for one, many in zip(looped, batched, strict=True):
+        np.testing.assert_allclose(many(datas[0].X_val), one(datas[0].X_val), rtol=1e-8)
+
+
+def test_diverging_step_is_reported(stages: list) -> None:
+    report = one_step(step_sizes=[1e30], step_size_units="absolute", **GRID).fit(
+        two_layer(d=D, seed=0, m=8, sigma="cube"), make_data(0, 64, D), stages.append
+    )
+    assert report.status == "failed" and "NaN" in report.reason
+
+
+def test_parameter_errors() -> None:
+    data = make_data(0, 64, D)
+    with pytest.raises(ParameterError, match="needs architecture 'two-layer'"):
+        one_step().fit(three_layer(d=D, seed=0, m1=4, m2=8), data, print)
+    with pytest.raises(ParameterError, match="steps must be an integer >= 1, got 0"):
+        one_step(steps=0)
+    with pytest.raises(ParameterError, match="n2 must be at most n_train = 64"):
+        random_features(n2=100).fit(two_layer(d=D, seed=0, m=8), data, print)
+    with pytest.raises(ParameterError, match="m must be an integer >= 1"):
+        two_layer(d=D, seed=0, m=0)
+    with pytest.raises(ParameterError, match="unknown sigma 'gelu'"):
+        two_layer(d=D, seed=0, sigma="gelu")
