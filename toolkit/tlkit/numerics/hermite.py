@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from typing import Any
 
 import jax.numpy as jnp
 import numpy as np
 
 
-def hermite_normalized(z, k_max: int):  # type: ignore[no-untyped-def]
+def hermite_normalized(z: Any, k_max: int) -> Any:
     """All normalized Hermite polynomials ``h_0..h_k_max`` at ``z``.
 
     Works on NumPy and JAX arrays (the recurrence is traceable).
@@ -35,7 +36,7 @@ def hermite_normalized(z, k_max: int):  # type: ignore[no-untyped-def]
     return xp.stack(out, axis=-1)
 
 
-def hermite(z, k: int):  # type: ignore[no-untyped-def]
+def hermite(z: Any, k: int) -> Any:
     """The single normalized Hermite polynomial ``h_k(z)``."""
     return hermite_normalized(z, k)[..., k]
 
