@@ -116,7 +116,7 @@ class RunConfig:
         out = jsonable(dataclasses.asdict(self))
         if out["trainer"] is None:
             del out["trainer"]
-        return out  # type: ignore[no-any-return]
+        return out
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), sort_keys=True)

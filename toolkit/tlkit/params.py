@@ -50,7 +50,7 @@ class ParameterSpec:
 
 def parameter_specs(factory: Callable[..., Any]) -> dict[str, ParameterSpec]:
     """Read the keyword parameters of ``factory`` with resolved annotations."""
-    target = factory.__init__ if inspect.isclass(factory) else factory  # type: ignore[misc]
+    target = factory.__init__ if inspect.isclass(factory) else factory
     try:
         hints = typing.get_type_hints(target)
     except Exception:  # unresolvable forward refs: fall back to raw annotations

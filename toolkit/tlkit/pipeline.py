@@ -131,12 +131,13 @@ def build(config: RunConfig, host: PluginHost) -> Components:
     trainer = _call_factory(
         trainer_c.factory, _label("trainer", trainer_c.name), **params["trainer"]
     )
+    trainer_params = jsonable(params["trainer"])
     # Record the resolved parameters (defaults filled in) so the manifest rebuilds exactly.
     config = dataclasses.replace(
         config,
         target=ComponentConfig(config.target.name, jsonable(params["target"])),
         arch=ComponentConfig(config.arch.name, jsonable(params["arch"])),
-        trainer=ComponentConfig(config.trainer.name, jsonable(params["trainer"])),
+        trainer=ComponentConfig(config.trainer.name, trainer_params),
     )
     component_params = {
         "target": {
@@ -148,7 +149,7 @@ def build(config: RunConfig, host: PluginHost) -> Components:
         "trainer": {
             "name": trainer_c.name,
             "plugin": trainer_c.plugin,
-            "params": config.trainer.params,
+            "params": trainer_params,
         },
     }
     return Components(config, target, model, trainer, component_params)
@@ -213,7 +214,7 @@ def _fit(
     data = run_tmp.train_data()
     report = components.trainer.fit(components.model, data, on_stage)
     if not isinstance(report, FitReport):
-        raise TypeError(f"trainer {components.config.trainer.name!r} returned {type(report)}")
+        raise TypeError(f"trainer {type(components.trainer).__name__} returned {type(report)}")
     if not report.stages:  # trainers may rely on the host to keep their stage reports
         report.stages = collected
     return report

@@ -172,12 +172,12 @@ class TlkitAccessor:
         raw = self._ds.attrs.get("config")
         if raw is None:
             raise TlkitError("this dataset has no single config (combined from several runs?)")
-        return json.loads(raw)  # type: ignore[no-any-return]
+        return json.loads(raw)
 
     @property
     def versions(self) -> dict[str, str]:
         """Versions of tlkit, jax, flax and the plugins that produced the data."""
-        return json.loads(self._ds.attrs.get("versions", "{}"))  # type: ignore[no-any-return]
+        return json.loads(self._ds.attrs.get("versions", "{}"))
 
     def metrics(self) -> list[str]:
         """Names of probe variables (everything but ``fit_*``)."""

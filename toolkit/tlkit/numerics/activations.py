@@ -65,6 +65,6 @@ def get_activation(name: str, parameter: str = "activation") -> Activation:
             raise ParameterError(f"{parameter}: cannot import {name!r} ({exc})") from None
         if not callable(fn):
             raise ParameterError(f"{parameter}: {name!r} is not callable")
-        return fn  # type: ignore[no-any-return]
+        return fn
     valid = ", ".join(ACTIVATIONS)
     raise ParameterError(f"unknown {parameter} {name!r}; valid: {valid}, or 'module:function'")
