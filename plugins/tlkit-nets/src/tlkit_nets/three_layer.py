@@ -16,6 +16,8 @@ weights ``r_j / n1`` are stored as variables, so a saved run restores exactly.
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from typing import Literal
 
 import jax
@@ -28,6 +30,39 @@ from tlkit.numerics.kernels import random_feature_kernel
 from tlkit_nets import init
 from tlkit_nets._checks import choice, dtype_of, positive_float, positive_int
 from tlkit_nets.features import blocks, feature_values, kernel_feature_values
+
+# The network is evaluated eagerly by probes; a lax.map over a fresh closure would
+# compile again at every call. These module-level programs take the weights as
+# arguments and the activations (module-level functions, stable identity) as static
+# arguments, so each input shape compiles once for every network of a family.
+_feature_values = jax.jit(feature_values, static_argnames=("sigma2", "batch"))
+_kernel_feature_values = jax.jit(kernel_feature_values, static_argnames=("kernel", "batch"))
+
+
+@functools.partial(jax.jit, static_argnames=("sigma1", "sigma2", "m1", "batch"))
+def _finite_forward(
+    V: jax.Array,
+    W: jax.Array,
+    pre_bias: jax.Array,
+    a: jax.Array,
+    X: jax.Array,
+    *,
+    sigma1: Callable[[jax.Array], jax.Array],
+    sigma2: Callable[[jax.Array], jax.Array],
+    m1: int,
+    batch: int,
+) -> jax.Array:
+    def block(x: jax.Array) -> jax.Array:
+        return sigma1(sigma2(x @ V.T) @ W.T + pre_bias) @ a / m1
+
+    return jax.lax.map(block, blocks(X, batch)).reshape(-1)[: X.shape[0]]
+
+
+@functools.cache
+def _kernel_of(sigma2_name: str) -> Callable[[jax.Array, jax.Array], jax.Array]:
+    # one kernel function per activation name, so jitted callers see a stable object
+    return random_feature_kernel(sigma2_name)
+
 
 Array = jax.Array
 
@@ -101,9 +136,9 @@ class ThreeLayer(nnx.Module):
         """Whether the inner width is infinite (``m2=None``)."""
         return self.m2 is None
 
-    def kernel(self) -> object:
+    def kernel(self) -> Callable[[Array, Array], Array]:
         """The closed-form random-feature kernel of σ2 (used at infinite width)."""
-        return random_feature_kernel(self.sigma2_name)
+        return _kernel_of(self.sigma2_name)
 
     def inner(self, X: Array) -> Array:
         """h0(X) = σ2(X Vᵀ), ``(n, m2)``; finite width only."""
@@ -114,7 +149,9 @@ class ThreeLayer(nnx.Module):
             return jnp.zeros((X.shape[0],), dtype=X.dtype)
         # support_coef holds r_j / n1; kernel_feature_values divides by n1 itself.
         coef = self.support_coef[...] * self.support_X[...].shape[0]
-        return kernel_feature_values(X, self.support_X[...], coef, self.kernel(), self.batch_size)
+        return _kernel_feature_values(
+            X, self.support_X[...], coef, kernel=self.kernel(), batch=self.batch_size
+        )
 
     def representations(self, X: Array) -> dict[str, Array]:
         """Per-layer activations: ``h1 = σ2(VX)`` (finite width only) and ``h2``."""
@@ -130,13 +167,17 @@ class ThreeLayer(nnx.Module):
         """Predictions ``(n,)``; at finite width streamed over row blocks (no ``n x m2``)."""
         if self.infinite:
             return self.representations(X)["h2"] @ self.a[...] / self.m1
-        V, W, a = self.V[...], self.W[...], self.a[...]
-        pre_bias = self.b[...] + self.offset[...]
-
-        def block(x: Array) -> Array:
-            return self.sigma1(self.sigma2(x @ V.T) @ W.T + pre_bias) @ a / self.m1
-
-        return jax.lax.map(block, blocks(X, self.batch_size)).reshape(-1)[: X.shape[0]]
+        return _finite_forward(
+            self.V[...],
+            self.W[...],
+            self.b[...] + self.offset[...],
+            self.a[...],
+            X,
+            sigma1=self.sigma1,
+            sigma2=self.sigma2,
+            m1=self.m1,
+            batch=self.batch_size,
+        )
 
     def learned_feature(self, X: Array) -> Array | None:
         """Algorithm 1's scalar feature φ̂(X), ``(n,)``, or None when W is not rank one.
@@ -157,7 +198,9 @@ class ThreeLayer(nnx.Module):
         tol = 1e-3 if W.dtype == jnp.float32 else 1e-9
         if float(residual) > tol * float(w_norm):
             return None
-        return feature_values(X, g_over_m2 * self.m2, self.V[...], self.sigma2, self.batch_size)
+        return _feature_values(
+            X, g_over_m2 * self.m2, self.V[...], sigma2=self.sigma2, batch=self.batch_size
+        )
 
 
 def three_layer(

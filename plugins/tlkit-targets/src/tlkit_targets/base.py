@@ -4,13 +4,20 @@ A target here is ``f*(x) = g*((h*(x) - center) / scale)``: ``feature`` returns t
 ground-truth feature h*, ``metadata()["normalization"]`` gives ``feature_center`` and
 ``feature_scale`` (exact constants that make the feature mean 0 and variance 1 under
 the input distribution), and ``link`` is applied to the standardized value.
+
+Targets are JAX pytrees. Their leaves are the seed-drawn ground-truth arrays named in
+``_array_fields`` (beta, A, signs, ...); everything else is static and compared by
+value. ``sample`` and ``function`` run module-level jitted programs that take the
+target as an argument, so targets of one family and shape that differ only in their
+seed share one compiled program per input shape and dtype (issue 6): a sweep over
+seeds compiles once, not once per seed.
 """
 
 from __future__ import annotations
 
 import functools
 import math
-from typing import Any
+from typing import Any, ClassVar
 
 import jax
 import jax.numpy as jnp
@@ -28,7 +35,19 @@ class HierarchicalTarget:
     """Base class: ``f* = g*(standardized h*)`` plus optional Gaussian label noise.
 
     Subclasses set ``input_distribution``, ``feature_center``, ``feature_scale`` and
-    implement :meth:`feature`, :meth:`link` and :meth:`_metadata`.
+    implement :meth:`feature`, :meth:`link` and :meth:`_metadata`. A subclass lists
+    the attributes that hold its seed-drawn arrays in ``_array_fields`` (they become
+    the pytree's leaves, i.e. traced inputs of the compiled programs) and the
+    attributes that ``sample``/``function`` never read in ``_unkeyed_fields`` (they
+    are carried along but do not select a compiled program). Every other attribute
+    is part of the program's static key, so it must be equal across seeds for the
+    seeds to share a program; a forgotten seed-dependent attribute costs extra
+    compilations, never a wrong result.
+
+    When a target is rebuilt from leaves and a tree structure (``jax.tree.unflatten``,
+    or inside a jitted function), the unkeyed attributes (``seed``, ``params``, ...)
+    come from the target that produced the tree structure, which may be another seed
+    of the same family.
     """
 
     input_distribution: str = sampling.GAUSSIAN
@@ -36,6 +55,15 @@ class HierarchicalTarget:
     feature_scale: Any = 1.0
     #: whether the family makes Var f* = 1 exactly (checked by check_target)
     normalized: bool = False
+    #: attributes holding seed-drawn arrays: the pytree leaves
+    _array_fields: ClassVar[tuple[str, ...]] = ()
+    #: attributes that sample() and function() do not use (bookkeeping, metadata)
+    _unkeyed_fields: ClassVar[tuple[str, ...]] = ("seed", "params", "_energy_cache")
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        # The pytree registry matches exact types, so every subclass registers itself.
+        _register_pytree(cls)
 
     def __init__(self, d: int, seed: int, noise_std: float, params: dict[str, Any]) -> None:
         self.d = check_int("d", d, 1)
@@ -49,17 +77,7 @@ class HierarchicalTarget:
         self, key: jax.Array, n: int, dtype: Any = jnp.float32
     ) -> tuple[jax.Array, jax.Array]:
         """Draw ``n`` inputs and (noisy) labels in ``dtype``; jittable with n, dtype static."""
-        # One compiled program per (n, dtype) instead of many small op-by-op compiles.
-        return self._sample_jit(key, n, jnp.dtype(dtype))
-
-    @functools.cached_property
-    def _sample_jit(self) -> Any:
-        return jax.jit(self._sample, static_argnums=(1, 2))
-
-    @functools.cached_property
-    def _function_jit(self) -> Any:
-        # Compiled once per input shape; eager evaluation would compile every op.
-        return jax.jit(self._function)
+        return _sample_program(self, key, n, jnp.dtype(dtype))
 
     def _sample(self, key: jax.Array, n: int, dtype: Any) -> tuple[jax.Array, jax.Array]:
         kx, kn = jax.random.split(key)
@@ -71,7 +89,7 @@ class HierarchicalTarget:
 
     def function(self, X: jax.Array) -> jax.Array:
         """The noiseless target ``g*((h*(X) - center) / scale)``, shape ``(n,)``."""
-        return self._function_jit(X)
+        return _function_program(self, X)
 
     def _function(self, X: jax.Array) -> jax.Array:
         return self.link(self.standardize(self.feature(X)))
@@ -125,7 +143,7 @@ class HierarchicalTarget:
         base = jax.random.fold_in(jax.random.PRNGKey(self.seed), _ENERGY_STREAM)
 
         def sample(b: int, n: int) -> np.ndarray:
-            return np.asarray(self._sample_jit(jax.random.fold_in(base, b), n, jnp.float64)[0])
+            return np.asarray(self.sample(jax.random.fold_in(base, b), n, jnp.float64)[0])
 
         def f(X: np.ndarray) -> np.ndarray:
             return np.asarray(self.function(jnp.asarray(X, dtype=jnp.float64)))
@@ -144,6 +162,102 @@ class HierarchicalTarget:
     def _exact_variance(self) -> float | None:
         """Exact Var f* when the family knows it, else None (estimated)."""
         return None
+
+
+class _StaticPart:
+    """Aux data of a target pytree: equal (and hashed) by ``key`` only.
+
+    ``attrs`` holds all non-array attributes so that unflattening rebuilds a complete
+    target; ``key`` summarizes those that shape the computation. JAX selects compiled
+    programs by comparing aux data, so two seeds of one cell compare equal here.
+    """
+
+    __slots__ = ("attrs", "key")
+
+    def __init__(self, key: tuple[Any, ...], attrs: dict[str, Any]) -> None:
+        self.key = key
+        self.attrs = attrs
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _StaticPart) and self.key == other.key
+
+    def __hash__(self) -> int:
+        return hash(self.key)
+
+    def __repr__(self) -> str:
+        return f"_StaticPart({self.key[0].__name__})"
+
+
+def _freeze(value: Any) -> Any:
+    """A hashable value-based summary of a static attribute (recursing into objects)."""
+    if value is None or isinstance(value, bool | int | str):
+        return (type(value).__name__, value)
+    if isinstance(value, float):
+        # hex() tells 0.0 from -0.0, which == does not.
+        return ("float", value.hex())
+    if isinstance(value, np.ndarray | np.generic | jax.Array):
+        a = np.asarray(value)
+        return ("array", a.dtype.str, a.shape, a.tobytes())
+    if isinstance(value, list | tuple):
+        return (type(value).__name__, tuple(_freeze(v) for v in value))
+    if isinstance(value, dict):
+        return ("dict", tuple(sorted((k, _freeze(v)) for k, v in value.items())))
+    if hasattr(value, "__dict__"):  # e.g. a ScalarLink: its state fixes what it computes
+        return (type(value), _freeze(vars(value)))
+    hash(value)  # anything else must be hashable to serve as a static key
+    return (type(value), value)
+
+
+def _flatten(target: HierarchicalTarget) -> tuple[tuple[Any, ...], _StaticPart]:
+    cls = type(target)
+    children = tuple(getattr(target, name) for name in cls._array_fields)
+    attrs = {k: v for k, v in vars(target).items() if k not in cls._array_fields}
+    keyed = {k: v for k, v in attrs.items() if k not in cls._unkeyed_fields}
+    return children, _StaticPart((cls, _freeze(keyed)), attrs)
+
+
+def _flatten_with_keys(
+    target: HierarchicalTarget,
+) -> tuple[tuple[tuple[Any, Any], ...], _StaticPart]:
+    children, aux = _flatten(target)
+    names = type(target)._array_fields
+    keyed = tuple((jax.tree_util.GetAttrKey(k), c) for k, c in zip(names, children, strict=True))
+    return keyed, aux
+
+
+def _unflatten(cls: type, aux: _StaticPart, children: Any) -> Any:
+    target = object.__new__(cls)
+    target.__dict__.update(aux.attrs)
+    # A rebuilt target holds other arrays, so it must not share cached energies.
+    target._energy_cache = {}
+    for name, child in zip(cls._array_fields, children, strict=True):
+        setattr(target, name, child)
+    return target
+
+
+def _register_pytree(cls: type) -> None:
+    jax.tree_util.register_pytree_with_keys(
+        cls, _flatten_with_keys, functools.partial(_unflatten, cls), _flatten
+    )
+
+
+_register_pytree(HierarchicalTarget)
+
+
+@functools.partial(jax.jit, static_argnums=(2, 3))
+def _sample_program(
+    target: HierarchicalTarget, key: jax.Array, n: int, dtype: Any
+) -> tuple[jax.Array, jax.Array]:
+    # Module-level, so the jit cache is keyed by the target's static part and the
+    # shapes of its arrays, not by the instance: seeds of one cell share the program.
+    return target._sample(key, n, dtype)
+
+
+@jax.jit
+def _function_program(target: HierarchicalTarget, X: jax.Array) -> jax.Array:
+    # One compiled program per (target static part, input shape); eager evaluation
+    # would compile every op.
+    return target._function(X)
 
 
 def _jsonable(value: Any) -> Any:

@@ -97,6 +97,10 @@ class HierarchicalPolynomial(HierarchicalTarget):
 
     input_distribution = sampling.GAUSSIAN
     normalized = True
+    # link_scale depends on the drawn signs (through sum_i lambda_i^m for odd m), so it is
+    # traced like them; link_mean is metadata only.
+    _array_fields = ("lam", "link_scale")
+    _unkeyed_fields = (*HierarchicalTarget._unkeyed_fields, "link_mean")
 
     def __init__(
         self,

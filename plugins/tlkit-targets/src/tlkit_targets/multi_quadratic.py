@@ -61,6 +61,7 @@ class MultiQuadratic(HierarchicalTarget):
     """f*(x) = g*(x^T A_1 x, ..., x^T A_r x) (standardized) on the sphere of radius sqrt(d)."""
 
     input_distribution = sampling.SPHERE
+    _array_fields = ("As",)
 
     def __init__(
         self,

@@ -91,6 +91,9 @@ class QuadraticFeature(HierarchicalTarget):
     """f*(x) = g*(x^T A x / sqrt(2d/(d+2))) with x uniform on the sphere of radius sqrt(d)."""
 
     input_distribution = sampling.SPHERE
+    _array_fields = ("A",)
+    # The eigenvalues only feed metadata and exact moments, never the compiled programs.
+    _unkeyed_fields = (*HierarchicalTarget._unkeyed_fields, "eigenvalues")
 
     def __init__(
         self,

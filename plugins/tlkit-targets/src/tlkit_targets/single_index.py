@@ -39,6 +39,7 @@ class SingleIndex(HierarchicalTarget):
     """f*(x) = g*(beta . x) with x ~ N(0, I_d): h* = beta . x is already standard normal."""
 
     input_distribution = sampling.GAUSSIAN
+    _array_fields = ("beta",)
 
     def __init__(
         self,
