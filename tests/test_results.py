@@ -71,3 +71,20 @@ def test_collapse_keeps_the_one_present_value(host):
     assert list(flat["fit_status"].values.ravel()) == ["ok", "ok"]
     with pytest.raises(TlkitError, match="cannot collapse 'seed'"):
         results.combine([a, a.assign_coords(seed=[9])]).expand_dims(x=[0]).tlkit.collapse("seed")
+
+
+def test_combine_runs_with_different_layers_and_curve_grids(host):
+    """Variables keep their own dims; differing coordinates are united, not broadcast."""
+    a = tlkit.train(fake_config(), host=host).results
+    b = tlkit.train(fake_config(trainer={"name": "lstsq", "params": {"ridge": 2.0}}),
+                    host=host).results
+    b = b.assign_coords(arch=["other-net"], step=[5, 6])  # another curve grid
+    layer_a = xr.DataArray([[[[[0.5]]]]], dims=("arch", "trainer", "d", "n_train", "seed"))
+    a = a.assign(per_layer=layer_a.expand_dims(layer=["h1"]).transpose(..., "layer"))
+    grid = results.combine([a, b])
+    assert grid["fit_lstsq_train_mse"].sizes["step"] == 4
+    assert grid["per_layer"].dims == ("arch", "trainer", "d", "n_train", "seed", "layer")
+    assert "layer" not in grid["mse_mse"].dims
+    clash = b.assign(mse_mse=b["mse_mse"].expand_dims(extra=[0]))
+    with pytest.raises(TlkitError, match="cannot combine variable 'mse_mse'"):
+        results.combine([a, clash])

@@ -21,12 +21,11 @@ from fakes import LeastSquares, fake_config
 from tlkit.cli import TlkitGroup
 from tlkit.errors import ConfigError, TlkitError
 from tlkit.pipeline import train
-from tlkit.results import open_results
+from tlkit.results import combine, open_results
 from tlkit.sweep_cli import COMMANDS
 from tlkit.sweeps import (
     SweepSpec,
     axis_dims,
-    combine_cells,
     expand_cells,
     train_many,
     validate_cells,
@@ -269,7 +268,7 @@ def test_combine_cells_fills_sparse_grids():
         coords={"arch": ["b"], "n": [1, 2]},
     )
     b = xr.Dataset({"m": (("arch", "n"), [[3.0]])}, coords={"arch": ["a"], "n": [4]})
-    ds = combine_cells([a, b])
+    ds = combine([a, b])
     assert list(ds["arch"].values) == ["b", "a"]  # labels keep first-appearance order
     assert list(ds["n"].values) == [1, 2, 4]  # numbers are sorted
     np.testing.assert_array_equal(ds["m"].values, [[1.0, 2.0, np.nan], [np.nan, np.nan, 3.0]])

@@ -93,9 +93,15 @@ def label_run(
     for probe, quantities in outputs.items():
         for quantity, output in quantities.items():
             variables[variable_name(probe, quantity)] = to_dataarray(output, probe)
+    # Curves are named after the trainer: two trainers may report a curve of the same
+    # name over different axes (layer-wise: step_size x ridge; joint: step), and runs
+    # of both must still combine into one dataset.
+    trainer = run.config.trainer.name if run.config.trainer else "trainer"
     for stage in run.fit.stages:
         for name, curve in stage.curves.items():
-            variables[variable_name("fit", name)] = to_dataarray(curve, f"fit:{stage.stage}")
+            variables[variable_name(f"fit_{trainer}", name)] = to_dataarray(
+                curve, f"fit:{trainer}:{stage.stage}"
+            )
     variables["fit_status"] = xr.DataArray(np.array(run.fit.status, dtype=object))
     variables["fit_status"].attrs.update(long_name="training status (ok or failed)")
     variables["fit_reason"] = xr.DataArray(np.array(run.fit.reason or "", dtype=object))
@@ -117,22 +123,116 @@ def label_run(
     return ds
 
 
-def combine(datasets: Sequence[xr.Dataset]) -> xr.Dataset:
-    """Combine per-run datasets into one grid over the run-level dimensions.
+def _union_values(datasets: Sequence[xr.Dataset]) -> dict[str, list[Any]]:
+    """Per dimension, the union of its coordinate values (numbers sorted; labels in
+    order of first appearance, so that e.g. architectures keep the config's order)."""
+    found: dict[str, dict[Any, None]] = {}
+    for ds in datasets:
+        for dim in ds.dims:
+            values = ds.indexes[dim].tolist() if dim in ds.indexes else range(ds.sizes[dim])
+            found.setdefault(str(dim), {}).update(dict.fromkeys(values))
+    out = {}
+    for dim, values in found.items():
+        keys = list(values)
+        numeric = all(
+            isinstance(v, int | float | np.number) and not isinstance(v, bool) for v in keys
+        )
+        out[dim] = sorted(keys) if numeric else keys
+    return out
 
-    Attributes that differ between runs (each run's config) are dropped; the
-    per-run configs remain available in the runs' own files.
+
+def combine(datasets: Sequence[xr.Dataset]) -> xr.Dataset:
+    """Combine labelled datasets (runs, sweep cells) into one grid.
+
+    An outer join over every dimension, variable by variable: a variable only
+    spans the dimensions it has (no broadcasting over another variable's axes),
+    and coordinates that differ between runs (e.g. two trainers' step-size grids)
+    are united rather than concatenated. Unlike ``xr.combine_by_coords`` this
+    accepts sparse grids (variants that pair
+    one architecture with one trainer, failed cells that carry only ``fit_status``):
+    missing entries are NaN for numbers and ``""`` for text. Integer and boolean
+    variables that end up with holes become float. Dataset attributes are kept when
+    every dataset agrees on them.
+
+    Raises:
+        TlkitError: when there is nothing to combine.
     """
     if not datasets:
         raise TlkitError("no results to combine")
-    # Outer join: runs may carry curves on different grids (e.g. step sizes); the
-    # union is kept and missing entries are NaN. Explicit, so xarray's changing
-    # defaults do not change tlkit's results.
-    combined = xr.combine_by_coords(
-        list(datasets), join="outer", compat="no_conflicts", combine_attrs="drop_conflicts"
-    )
-    assert isinstance(combined, xr.Dataset)
+    axes = _union_values(datasets)
+    position = {dim: {v: i for i, v in enumerate(vals)} for dim, vals in axes.items()}
+    arrays: dict[str, tuple[tuple[str, ...], np.ndarray, np.ndarray, dict[str, Any]]] = {}
+    for ds in datasets:
+        for name, da in ds.data_vars.items():
+            name = str(name)
+            if name not in arrays:
+                shape = tuple(len(axes[str(d)]) for d in da.dims)
+                kind = da.dtype.kind
+                if kind in "OUS":
+                    data = np.full(shape, "", dtype=object)
+                elif kind in "fc":
+                    data = np.full(shape, np.nan, dtype=da.dtype)
+                else:
+                    data = np.full(shape, np.nan, dtype=np.float64)
+                arrays[name] = (
+                    tuple(map(str, da.dims)),
+                    data,
+                    np.zeros(shape, bool),
+                    dict(da.attrs),
+                )
+            dim_names, data, filled, _ = arrays[name]
+            if set(map(str, da.dims)) != set(dim_names):
+                raise TlkitError(
+                    f"cannot combine variable {name!r}: dims {tuple(map(str, da.dims))} in one "
+                    f"dataset, {dim_names} in another"
+                )
+            da = da.transpose(*dim_names)
+            index = (
+                np.ix_(
+                    *[
+                        [
+                            position[d][v]
+                            for v in (
+                                ds.indexes[d].tolist() if d in ds.indexes else range(ds.sizes[d])
+                            )
+                        ]
+                        for d in dim_names
+                    ]
+                )
+                if dim_names
+                else ()
+            )
+            data[index] = da.values
+            filled[index] = True
+    first_dtype = {str(n): ds[n].dtype for ds in reversed(datasets) for n in ds.data_vars}
+    variables = {}
+    for name, (dim_names, data, filled, attrs) in arrays.items():
+        if first_dtype[name].kind in "iub" and filled.all():
+            data = data.astype(first_dtype[name])
+        variables[name] = xr.Variable(dim_names, data, attrs)
+    used = {d for dim_names, *_ in arrays.values() for d in dim_names}
+    coords = {
+        d: np.asarray(axes[d], dtype=object if not _numeric(axes[d]) else None)
+        for d in axes
+        if d in used and any(d in ds.indexes for ds in datasets)
+    }
+    combined = xr.Dataset(variables, coords=coords)
+    attrs = dict(datasets[0].attrs)
+    for ds in datasets[1:]:
+        attrs = {k: v for k, v in attrs.items() if k in ds.attrs and _same(ds.attrs[k], v)}
+    combined.attrs.update(attrs)
     return combined
+
+
+def _numeric(values: Sequence[Any]) -> bool:
+    return all(isinstance(v, int | float | np.number) and not isinstance(v, bool) for v in values)
+
+
+def _same(a: Any, b: Any) -> bool:
+    try:
+        return bool(np.all(np.asarray(a) == np.asarray(b)))
+    except Exception:
+        return False
 
 
 def save_dataset(ds: xr.Dataset, path: str | Path) -> Path:

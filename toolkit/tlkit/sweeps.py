@@ -19,7 +19,7 @@ A *cell* is one grid point with all its seeds; its seeds are trained together
 (vmapped when the trainer has ``fit_many``) and its labelled dataset is written
 atomically to ``DIR/cells/<cell-id>.nc`` by whoever ran it (this process or a Dask
 worker). ``DIR/sweep.json`` records the sweep config; a rerun skips finished cells;
-``DIR/results.nc`` combines every cell (see :func:`combine_cells`). See docs/sweeps.md.
+``DIR/results.nc`` combines every cell (see :func:`tlkit.results.combine`). See docs/sweeps.md.
 """
 
 from __future__ import annotations
@@ -47,6 +47,7 @@ from tlkit.config import ComponentConfig, RunConfig
 from tlkit.errors import ConfigError, TlkitError
 from tlkit.params import resolve_parameters
 from tlkit.plugins import PluginHost, get_host
+from tlkit.results import combine
 from tlkit.run import Run
 from tlkit.types import FitReport, StageReport
 
@@ -517,7 +518,7 @@ def cell_dataset(cell: Cell, datasets: Sequence[xr.Dataset]) -> xr.Dataset:
         _order_dims(ds.expand_dims({k: [v] for k, v in cell.coords.items()}), extra)
         for ds in datasets
     ]
-    combined = combine_cells(labelled)
+    combined = combine(labelled)
     combined.attrs["tlkit_sweep_cell"] = cell.id
     return combined
 
@@ -537,109 +538,6 @@ def error_dataset(cell: Cell, reason: str) -> xr.Dataset:
     why.attrs.update(long_name="why training failed (empty if ok)")
     ds = xr.Dataset({"fit_status": status, "fit_reason": why})
     return _order_dims(ds, list(cell.coords))
-
-
-def _union_values(datasets: Sequence[xr.Dataset]) -> dict[str, list[Any]]:
-    """Per dimension, the union of its coordinate values (numbers sorted; labels in
-    order of first appearance, so that e.g. architectures keep the config's order)."""
-    found: dict[str, dict[Any, None]] = {}
-    for ds in datasets:
-        for dim in ds.dims:
-            values = ds.indexes[dim].tolist() if dim in ds.indexes else range(ds.sizes[dim])
-            found.setdefault(str(dim), {}).update(dict.fromkeys(values))
-    out = {}
-    for dim, values in found.items():
-        keys = list(values)
-        numeric = all(
-            isinstance(v, int | float | np.number) and not isinstance(v, bool) for v in keys
-        )
-        out[dim] = sorted(keys) if numeric else keys
-    return out
-
-
-def combine_cells(datasets: Sequence[xr.Dataset]) -> xr.Dataset:
-    """Combine labelled datasets into one grid (outer join over every dimension).
-
-    Unlike ``xr.combine_by_coords`` this accepts sparse grids (variants that pair
-    one architecture with one trainer, failed cells that carry only ``fit_status``):
-    missing entries are NaN for numbers and ``""`` for text. Integer and boolean
-    variables that end up with holes become float. Dataset attributes are kept when
-    every dataset agrees on them.
-
-    Raises:
-        TlkitError: when there is nothing to combine.
-    """
-    if not datasets:
-        raise TlkitError("no results to combine")
-    axes = _union_values(datasets)
-    position = {dim: {v: i for i, v in enumerate(vals)} for dim, vals in axes.items()}
-    arrays: dict[str, tuple[tuple[str, ...], np.ndarray, np.ndarray, dict[str, Any]]] = {}
-    for ds in datasets:
-        for name, da in ds.data_vars.items():
-            name = str(name)
-            if name not in arrays:
-                shape = tuple(len(axes[str(d)]) for d in da.dims)
-                kind = da.dtype.kind
-                if kind in "OUS":
-                    data = np.full(shape, "", dtype=object)
-                elif kind in "fc":
-                    data = np.full(shape, np.nan, dtype=da.dtype)
-                else:
-                    data = np.full(shape, np.nan, dtype=np.float64)
-                arrays[name] = (
-                    tuple(map(str, da.dims)),
-                    data,
-                    np.zeros(shape, bool),
-                    dict(da.attrs),
-                )
-            dim_names, data, filled, _ = arrays[name]
-            da = da.transpose(*dim_names)
-            index = (
-                np.ix_(
-                    *[
-                        [
-                            position[d][v]
-                            for v in (
-                                ds.indexes[d].tolist() if d in ds.indexes else range(ds.sizes[d])
-                            )
-                        ]
-                        for d in dim_names
-                    ]
-                )
-                if dim_names
-                else ()
-            )
-            data[index] = da.values
-            filled[index] = True
-    first_dtype = {str(n): ds[n].dtype for ds in reversed(datasets) for n in ds.data_vars}
-    variables = {}
-    for name, (dim_names, data, filled, attrs) in arrays.items():
-        if first_dtype[name].kind in "iub" and filled.all():
-            data = data.astype(first_dtype[name])
-        variables[name] = xr.Variable(dim_names, data, attrs)
-    used = {d for dim_names, *_ in arrays.values() for d in dim_names}
-    coords = {
-        d: np.asarray(axes[d], dtype=object if not _numeric(axes[d]) else None)
-        for d in axes
-        if d in used and any(d in ds.indexes for ds in datasets)
-    }
-    combined = xr.Dataset(variables, coords=coords)
-    attrs = dict(datasets[0].attrs)
-    for ds in datasets[1:]:
-        attrs = {k: v for k, v in attrs.items() if k in ds.attrs and _same(ds.attrs[k], v)}
-    combined.attrs.update(attrs)
-    return combined
-
-
-def _numeric(values: Sequence[Any]) -> bool:
-    return all(isinstance(v, int | float | np.number) and not isinstance(v, bool) for v in values)
-
-
-def _same(a: Any, b: Any) -> bool:
-    try:
-        return bool(np.all(np.asarray(a) == np.asarray(b)))
-    except Exception:
-        return False
 
 
 # -- the sweep directory -----------------------------------------------------------------
@@ -730,7 +628,7 @@ def collect(out: Path, cells: Sequence[Cell]) -> tuple[xr.Dataset | None, dict[s
             reason = json.loads(err.read_text()).get("error", "unknown error")
             errors[cell.id] = reason
             datasets.append(error_dataset(cell, reason))
-    return (combine_cells(datasets) if datasets else None), errors
+    return (combine(datasets) if datasets else None), errors
 
 
 # -- the sweep ---------------------------------------------------------------------------

@@ -32,6 +32,7 @@ from tlkit.numerics.activations import get_activation
 from tlkit.types import FitReport, ProbeOutput, StageReport, TrainData
 
 from tlkit_nets._checks import choice, positive_float, positive_int
+from tlkit_nets.batching import stack_seeds, unstack_seeds
 from tlkit_nets.three_layer import ThreeLayer, three_layer
 from tlkit_nets.two_layer import TwoLayer
 
@@ -202,19 +203,17 @@ class Joint:
             out = _core_jit(cfg, p, f, dt.X, dt.y, dt.X_val, dt.y_val, dt.key)
             outs = [jax.tree.map(np.asarray, out)]
         else:
-
-            def stack(items: Sequence[Any]) -> Any:
-                return jax.tree.map(lambda *a: jnp.stack(a), *items)
-
             out = _core_many(
                 cfg,
-                stack([s[0] for s in splits]),
-                stack([s[1] for s in splits]),
-                *(stack([getattr(d, f) for d in datas]) for f in ("X", "y", "X_val", "y_val")),
-                stack([d.key for d in datas]),
+                stack_seeds([s[0] for s in splits]),
+                stack_seeds([s[1] for s in splits]),
+                *(
+                    stack_seeds([getattr(d, f) for d in datas])
+                    for f in ("X", "y", "X_val", "y_val")
+                ),
+                stack_seeds([d.key for d in datas]),
             )
-            host = jax.tree.map(np.asarray, out)
-            outs = [jax.tree.map(lambda v, i=i: v[i], host) for i in range(len(models))]
+            outs = unstack_seeds(out, len(models))
         return [self._finish(m, o, cfg, on_stage) for m, o in zip(models, outs, strict=True)]
 
     def _finish(

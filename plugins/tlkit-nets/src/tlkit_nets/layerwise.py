@@ -46,6 +46,7 @@ from tlkit_nets._checks import (
     positive_grid,
     positive_int,
 )
+from tlkit_nets.batching import stack_seeds, unstack_seeds
 from tlkit_nets.features import feature_direction, feature_values, kernel_feature_values
 from tlkit_nets.stage2 import Stage2Spec, fit_output_weights, validation_mse
 from tlkit_nets.three_layer import ThreeLayer
@@ -312,24 +313,19 @@ class LayerWise:
                 )
                 outs.append(jax.tree.map(np.asarray, out))
         else:
-
-            def stack(get: Callable[[Any], Array], items: Sequence[Any]) -> Array:
-                return jnp.stack([get(i) for i in items])
-
             out = _core_many(
                 cfg,
-                stack(lambda m: m.V[...], models),
-                stack(lambda m: m.b[...], models),
-                stack(lambda m: m.a[...], models),
-                stack(lambda d: d.X, datas),
-                stack(lambda d: d.y, datas),
-                stack(lambda d: d.X_val, datas),
-                stack(lambda d: d.y_val, datas),
-                jnp.stack(keys),
+                stack_seeds([m.V[...] for m in models]),
+                stack_seeds([m.b[...] for m in models]),
+                stack_seeds([m.a[...] for m in models]),
+                stack_seeds([d.X for d in datas]),
+                stack_seeds([d.y for d in datas]),
+                stack_seeds([d.X_val for d in datas]),
+                stack_seeds([d.y_val for d in datas]),
+                stack_seeds(keys),
                 jnp.zeros((len(models), 0), dtype=models[0].dtype),
             )
-            host = jax.tree.map(np.asarray, out)
-            outs = [jax.tree.map(lambda v, i=i: v[i], host) for i in range(len(models))]
+            outs = unstack_seeds(out, len(models))
         reports = []
         for model, dt, out in zip(models, datas, outs, strict=True):
             reports.append(self._finish(model, dt, out, cfg, on_stage))

@@ -32,6 +32,7 @@ from tlkit_nets._checks import (
     positive_grid,
     positive_int,
 )
+from tlkit_nets.batching import stack_seeds, unstack_seeds
 from tlkit_nets.layerwise import DEFAULT_RIDGES, json_numbers, split_sizes
 from tlkit_nets.stage2 import Stage2Spec, fit_output_weights, validation_mse
 from tlkit_nets.two_layer import TwoLayer
@@ -164,22 +165,17 @@ class OneStep:
             out = _core_jit(cfg, m.W[...], m.b[...], m.a[...], dt.X, dt.y, dt.X_val, dt.y_val)
             outs = [jax.tree.map(np.asarray, out)]
         else:
-
-            def stack(get: Callable[[Any], Array], items: Sequence[Any]) -> Array:
-                return jnp.stack([get(i) for i in items])
-
             out = _core_many(
                 cfg,
-                stack(lambda m: m.W[...], models),
-                stack(lambda m: m.b[...], models),
-                stack(lambda m: m.a[...], models),
-                stack(lambda d: d.X, datas),
-                stack(lambda d: d.y, datas),
-                stack(lambda d: d.X_val, datas),
-                stack(lambda d: d.y_val, datas),
+                stack_seeds([m.W[...] for m in models]),
+                stack_seeds([m.b[...] for m in models]),
+                stack_seeds([m.a[...] for m in models]),
+                stack_seeds([d.X for d in datas]),
+                stack_seeds([d.y for d in datas]),
+                stack_seeds([d.X_val for d in datas]),
+                stack_seeds([d.y_val for d in datas]),
             )
-            host = jax.tree.map(np.asarray, out)
-            outs = [jax.tree.map(lambda v, i=i: v[i], host) for i in range(len(models))]
+            outs = unstack_seeds(out, len(models))
         return [self._finish(m, o, cfg, on_stage) for m, o in zip(models, outs, strict=True)]
 
     def _finish(
