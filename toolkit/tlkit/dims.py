@@ -5,7 +5,7 @@ different probes, runs and plugins line up.
 """
 
 # Run-level dimensions: every run's dataset has each as a length-1 dimension, so
-# that runs combine with ``xarray.combine_by_coords``.
+# that runs combine into grids (``tlkit.results.combine``).
 ARCH = "arch"  #: architecture name (the depth comparison axis)
 TRAINER = "trainer"  #: trainer name
 D = "d"  #: input dimension

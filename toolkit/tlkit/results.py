@@ -4,7 +4,7 @@ Schema (documented in docs/results-schema.md):
 
 * Every run's dataset has the run-level dimensions :data:`tlkit.dims.RUN_DIMS`
   (``arch``, ``trainer``, ``d``, ``n_train``, ``seed``), each of length 1, so that
-  many runs combine with ``xarray.combine_by_coords`` into a grid.
+  many runs combine into a grid with :func:`combine`.
 * Probe quantities are variables ``<probe>_<quantity>`` (``-`` in probe names
   becomes ``_``) with ``units``, ``long_name`` and ``probe`` attributes.
 * Training curves are ``fit_<name>``; ``fit_status`` (``"ok"``/``"failed"``) and
