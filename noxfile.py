@@ -82,3 +82,13 @@ def docs(session: nox.Session) -> None:
     session.install(*extras("docs"))
     session.env["NO_MKDOCS_2_WARNING"] = "1"
     session.run("mkdocs", "build", "--strict", "--site-dir", "build/site")
+
+
+@nox.session
+def notebooks(session: nox.Session) -> None:
+    """Execute docs/notebooks/*.ipynb top to bottom (`nox -s notebooks -- small` for CI size)."""
+    install_all(session)
+    size = "small" if "small" in session.posargs else "full"
+    session.env["TLKIT_NOTEBOOK_SIZE"] = size
+    args = [a for a in session.posargs if a != "small"]
+    session.run("pytest", "tests/test_notebooks.py", *args)
