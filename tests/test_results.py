@@ -76,8 +76,9 @@ def test_collapse_keeps_the_one_present_value(host):
 def test_combine_runs_with_different_layers_and_curve_grids(host):
     """Variables keep their own dims; differing coordinates are united, not broadcast."""
     a = tlkit.train(fake_config(), host=host).results
-    b = tlkit.train(fake_config(trainer={"name": "lstsq", "params": {"ridge": 2.0}}),
-                    host=host).results
+    b = tlkit.train(
+        fake_config(trainer={"name": "lstsq", "params": {"ridge": 2.0}}), host=host
+    ).results
     b = b.assign_coords(arch=["other-net"], step=[5, 6])  # another curve grid
     layer_a = xr.DataArray([[[[[0.5]]]]], dims=("arch", "trainer", "d", "n_train", "seed"))
     a = a.assign(per_layer=layer_a.expand_dims(layer=["h1"]).transpose(..., "layer"))

@@ -282,6 +282,16 @@ def _add_sweep_commands() -> None:
 _add_sweep_commands()
 
 
+def _add_reproduce_commands() -> None:
+    from tlkit.reproduce_cli import COMMANDS
+
+    for command in COMMANDS:
+        cli.add_command(command)
+
+
+_add_reproduce_commands()
+
+
 def build_cli() -> tuple[click.Group, Any]:
     """The CLI with the installed plugins loaded and their commands added."""
     from tlkit.plugins import PluginHost

@@ -323,7 +323,7 @@ class LayerWise:
                 stack_seeds([d.X_val for d in datas]),
                 stack_seeds([d.y_val for d in datas]),
                 stack_seeds(keys),
-                jnp.zeros((len(models), 0), dtype=models[0].dtype),
+                jax.device_put(np.zeros((len(models), 0), dtype=models[0].dtype)),
             )
             outs = unstack_seeds(out, len(models))
         reports = []

@@ -1,0 +1,87 @@
+"""``tlkit reproduce NAME [--small]``: run a named reproduction and draw its figures.
+
+A plain click command; the ``tlkit`` group adds it with ``cli.add_command(...)``
+(see :data:`COMMANDS`). User errors raise :class:`tlkit.errors.TlkitError`, which
+the group prints as one line (exit 2).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from tlkit.errors import ConfigError, TlkitError
+
+
+@click.command("reproduce")
+@click.argument("name", required=False)
+@click.option("--small", is_flag=True, help="The small variant (minutes on 2 CPU cores).")
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False),
+    help="Sweep directory (default: tlkit-reproduce/NAME or NAME-small); reruns resume.",
+)
+@click.option("--list", "list_only", is_flag=True, help="List the reproductions and exit.")
+@click.option("--show-config", is_flag=True, help="Print the sweep config (TOML) and exit.")
+@click.option("--force", is_flag=True, help="Discard results of another config in --out.")
+@click.option("--quiet", is_flag=True, help="Plain log lines instead of a progress bar.")
+@click.option(
+    "--bootstrap",
+    "n_boot",
+    type=int,
+    default=1000,
+    show_default=True,
+    help="Bootstrap resamples over seeds for threshold slopes.",
+)
+@click.pass_context
+def reproduce(
+    ctx: click.Context,
+    name: str | None,
+    small: bool,
+    out: str | None,
+    list_only: bool,
+    show_config: bool,
+    force: bool,
+    quiet: bool,
+    n_boot: int,
+) -> None:
+    """Run (or resume) the reproduction NAME; write its figures and print its numbers."""
+    from tlkit.reproduce import REPRODUCTIONS, get_reproduction, run_reproduction
+
+    if list_only:
+        for repro in REPRODUCTIONS.values():
+            click.echo(f"{repro.name:<20} {repro.title}")
+            click.echo(f"{'':<20} theory: {repro.prediction}")
+            click.echo(f"{'':<20} full version: {repro.full_runtime}")
+        return
+    if name is None:
+        raise TlkitError(
+            f"missing reproduction NAME; available: {', '.join(REPRODUCTIONS)} (or --list)"
+        )
+    repro = get_reproduction(name)
+    if show_config:
+        from importlib import resources
+
+        if repro.specs is not None:
+            raise TlkitError(f"reproduction {name!r} has no packaged config file")
+        path = resources.files("tlkit").joinpath("reproductions", repro.spec_file(small))
+        click.echo(path.read_text(encoding="utf-8"), nl=False)
+        return
+    if n_boot < 1:
+        raise ConfigError(f"--bootstrap must be >= 1, got {n_boot}")
+    directory = Path(out) if out else Path("tlkit-reproduce") / (name + ("-small" if small else ""))
+    run_reproduction(
+        repro,
+        directory,
+        small=small,
+        host=ctx.find_root().obj,
+        quiet=quiet,
+        force=force,
+        n_boot=n_boot,
+        echo=click.echo,
+    )
+
+
+#: The commands to add to the ``tlkit`` group.
+COMMANDS = (reproduce,)
