@@ -56,7 +56,7 @@ def plot_metrics(
         extra = [d for d in da.dims if d not in (x, hue, dims.SEED) and da.sizes[d] == 1]
         da = da.squeeze(extra, drop=True)
         hues = da[hue].values if hue in da.dims else [None]
-        for value in hues:
+        for index, value in enumerate(hues):
             line = da.sel({hue: value}) if value is not None else da
             for other in [d for d in line.dims if d not in (x, dims.SEED)]:
                 # e.g. a trainer axis on which each architecture has one trainer
@@ -76,10 +76,11 @@ def plot_metrics(
                 med = lo = hi = line.values
             if np.all(np.isnan(med)):
                 continue
-            (handle,) = ax.plot(
-                xs, med, marker="o", label=str(value) if value is not None else metric
-            )
-            ax.fill_between(xs, lo, hi, alpha=0.2, color=handle.get_color())
+            # one colour per hue value in every panel, even where a line is skipped
+            color = f"C{index % 10}"
+            label = str(value) if value is not None else metric
+            ax.plot(xs, med, marker="o", label=label, color=color)
+            ax.fill_between(xs, lo, hi, alpha=0.2, color=color)
         if x == dims.N_TRAIN:
             ax.set_xscale("log", base=2)
         if metric.endswith(_LOG_SUFFIXES):
