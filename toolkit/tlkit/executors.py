@@ -86,6 +86,9 @@ class CellOutcome:
     seconds: float
     failed_runs: int = 0
     error: str = ""
+    #: the cell's dataset, kept in memory by in-process executors so that the sweep
+    #: does not read back the file it just wrote; never sent over the wire.
+    dataset: Any = dataclasses.field(default=None, repr=False, compare=False)
 
 
 def _one_line(exc: BaseException) -> str:
@@ -109,7 +112,9 @@ def run_cell(cell: Any, out: Path, host: PluginHost) -> CellOutcome:
         results.save_dataset(ds, cell_path(out, cell))
         error_path(out, cell).unlink(missing_ok=True)
         failed = sum(r.fit.status != "ok" for r in runs)
-        return CellOutcome(cell.id, cell.label, "ok", time.perf_counter() - start, failed)
+        return CellOutcome(
+            cell.id, cell.label, "ok", time.perf_counter() - start, failed, dataset=ds
+        )
     except Exception as exc:  # recorded in the cell's error file and the summary
         reason = _one_line(exc)
         write_error(out, cell, reason, traceback.format_exc())
@@ -123,6 +128,7 @@ def run_cell_json(task: str) -> str:
     data = json.loads(task)
     spec = HostSpec(data["host"]["load_entry_points"], tuple(data["host"]["plugins"]))
     outcome = run_cell(Cell.from_dict(data["cell"]), Path(data["out"]), _host_for(spec))
+    outcome.dataset = None  # the file on disk is the result; JSON carries the summary
     return json.dumps(dataclasses.asdict(outcome))
 
 

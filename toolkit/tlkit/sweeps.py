@@ -617,12 +617,24 @@ def prepare_directory(out: Path, spec: SweepSpec, cells: Sequence[Cell], force: 
         tmp.write_text(json.dumps(record, indent=2, sort_keys=True))
 
 
-def collect(out: Path, cells: Sequence[Cell]) -> tuple[xr.Dataset | None, dict[str, str]]:
-    """Combine the cells' files (in grid order); return the dataset and the errors."""
+def collect(
+    out: Path, cells: Sequence[Cell], in_memory: Mapping[str, xr.Dataset] | None = None
+) -> tuple[xr.Dataset | None, dict[str, str]]:
+    """Combine the cells' results (in grid order); return the dataset and the errors.
+
+    Args:
+        out: the sweep directory.
+        cells: every cell of the sweep.
+        in_memory: datasets of cells run in this process (just written to their
+            files), used instead of reading those files back.
+    """
     datasets, errors = [], {}
+    in_memory = in_memory or {}
     for cell in cells:
         path, err = cell_path(out, cell), error_path(out, cell)
-        if path.is_file():
+        if cell.id in in_memory and path.is_file():
+            datasets.append(in_memory[cell.id])
+        elif path.is_file():
             datasets.append(results.open_results(path))
         elif err.is_file():
             reason = json.loads(err.read_text()).get("error", "unknown error")
@@ -732,16 +744,19 @@ def sweep(
     )
     compute = 0.0
     failed_runs = 0
+    in_memory: dict[str, xr.Dataset] = {}
     try:
         prepare_directory(out, spec, cells, force)
         with SweepProgress(len(cells), len(cells) - len(todo), progress, echo) as bar:
             for outcome in runner.run(todo, out):
+                if outcome.dataset is not None:
+                    in_memory[outcome.cell] = outcome.dataset
                 compute += outcome.seconds
                 failed_runs += outcome.failed_runs
                 bar.advance(outcome)
     finally:
         runner.close()
-    combined, errors = collect(out, cells)
+    combined, errors = collect(out, cells, in_memory)
     if combined is not None:
         combined.attrs["sweep_config"] = json.dumps(spec.to_dict(), sort_keys=True)
         combined.attrs["sweep_cells"] = len(cells)
