@@ -67,7 +67,7 @@ def plugins_command(ctx: click.Context, as_json: bool, verbose: bool) -> None:
     if verbose:
         for info in infos:
             if info.error:
-                click.echo(f"\n--- {info.name} ---\n{info.__dict__.get('traceback', info.error)}")
+                click.echo(f"\n--- {info.name} ---\n{info.traceback or info.error}")
 
 
 @cli.command("describe")

@@ -55,6 +55,8 @@ class PluginInfo:
     distribution: str | None = None
     components: dict[str, list[str]] = field(default_factory=dict)
     error: str | None = None
+    #: the full traceback of ``error``, for ``tlkit plugins --verbose``
+    traceback: str | None = field(default=None, repr=False)
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -124,7 +126,8 @@ class PluginHost:
                 self.pm.register(module, name=ep.name)
                 self.pm.check_pending()
             except Exception as exc:  # a broken plugin is reported, not fatal
-                if self.pm.is_registered(module if "module" in locals() else None):
+                # check_pending failing (a misspelled hook) leaves it registered: undo
+                if self.pm.has_plugin(ep.name):
                     self.pm.unregister(name=ep.name)
                 self._fail(info, exc, "failed to load")
         if allow is not None:
@@ -153,8 +156,7 @@ class PluginHost:
         info.error = _one_line(exc)
         if self.strict:
             raise PluginError(f"plugin {info.name!r} {what}: {info.error}") from exc
-        # Keep the whole traceback available for `tlkit plugins --verbose`.
-        info.__dict__["traceback"] = "".join(traceback.format_exception(exc))
+        info.traceback = "".join(traceback.format_exception(exc))
 
     # -- registration ------------------------------------------------------------
     def ensure_registered(self) -> Registry:
