@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -51,6 +52,31 @@ def metric_lines(output):
     return sorted(l.strip() for l in output.splitlines() if l.startswith("  ") and "_" in l)
 
 
+#: a tiny three-layer run for third-party targets (their d is their own default or -p d=)
+TINY_THREE_LAYER = (
+    "--arch",
+    "three-layer",
+    "-p",
+    "m1=32",
+    "-p",
+    "m2=64",
+    "--n-train",
+    "256",
+    "--n-val",
+    "128",
+    "--n-test",
+    "256",
+)
+
+
+def train_and_reanalyze(out, *args):
+    """`tlkit train ... --out OUT` then `tlkit analyze OUT`: the metric lines must agree."""
+    trained = tlkit("train", *args, "--out", out)
+    analyzed = tlkit("analyze", out)
+    assert metric_lines(trained.stdout) == metric_lines(analyzed.stdout)
+    return trained
+
+
 def test_first_party_plugins_load():
     plugins = {p["name"]: p for p in json.loads(tlkit("plugins", "--json").stdout)}
     assert {"targets", "nets", "probes"} <= set(plugins)
@@ -63,9 +89,7 @@ def test_first_party_plugins_load():
 
 def test_train_then_analyze_gives_the_same_metrics(tmp_path):
     out = tmp_path / "run"
-    trained = tlkit("train", *SMALL_RUN, "--out", out)
-    analyzed = tlkit("analyze", out)
-    assert metric_lines(trained.stdout) == metric_lines(analyzed.stdout)
+    trained = train_and_reanalyze(out, *SMALL_RUN)
     assert any("test_normalized_mse" in l for l in metric_lines(trained.stdout))
     assert (out / "results.nc").is_file()
 
@@ -165,20 +189,27 @@ def tlkit_register_targets(register):
 '''
 
 
+@contextlib.contextmanager
+def pip_installed(path, distribution):
+    """pip-install a package into this environment (its entry points then load), then remove it."""
+    pip = [sys.executable, "-m", "pip"]
+    subprocess.run([*pip, "install", "-q", "--no-deps", str(path)], check=True, capture_output=True)
+    try:
+        yield
+    finally:
+        subprocess.run(
+            [*pip, "uninstall", "-q", "-y", distribution], check=True, capture_output=True
+        )
+
+
 @pytest.fixture
 def third_party_plugin(tmp_path):
     pkg = tmp_path / "tlkit-test-cosine"
     pkg.mkdir()
     (pkg / "pyproject.toml").write_text(THIRD_PARTY_PYPROJECT)
     (pkg / "tlkit_test_cosine.py").write_text(textwrap.dedent(THIRD_PARTY_MODULE))
-    pip = [sys.executable, "-m", "pip", "install", "-q", "--no-deps"]
-    subprocess.run([*pip, str(pkg)], check=True, capture_output=True)
-    yield pkg
-    subprocess.run(
-        [sys.executable, "-m", "pip", "uninstall", "-q", "-y", "tlkit-test-cosine"],
-        check=True,
-        capture_output=True,
-    )
+    with pip_installed(pkg, "tlkit-test-cosine"):
+        yield pkg
 
 
 def test_third_party_target_plugin_trains_and_analyzes(third_party_plugin, tmp_path):
@@ -186,27 +217,7 @@ def test_third_party_target_plugin_trains_and_analyzes(third_party_plugin, tmp_p
     assert plugins["cosine"]["components"]["target"] == ["cosine"]
     assert plugins["cosine"]["version"] == "0.0.1"
     out = tmp_path / "run"
-    args = (
-        "--target",
-        "cosine",
-        "--arch",
-        "three-layer",
-        "-p",
-        "d=6",
-        "-p",
-        "m1=32",
-        "-p",
-        "m2=64",
-        "--n-train",
-        "256",
-        "--n-val",
-        "128",
-        "--n-test",
-        "256",
-    )
-    trained = tlkit("train", *args, "--out", out)
-    analyzed = tlkit("analyze", out)
-    assert metric_lines(trained.stdout) == metric_lines(analyzed.stdout)
+    train_and_reanalyze(out, "--target", "cosine", "-p", "d=6", *TINY_THREE_LAYER)
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["components"]["target"]["plugin"] == "cosine"
     assert manifest["versions"]["tlkit-test-cosine"] == "0.0.1"
@@ -231,17 +242,8 @@ def test_demo_small(tmp_path):
 def example_plugin():
     """The finished tutorial plugin from docs/plugins/example-target, pip-installed."""
     root = Path(__file__).resolve().parents[1] / "docs" / "plugins" / "example-target"
-    subprocess.run(
-        [sys.executable, "-m", "pip", "install", "-q", "--no-deps", str(root)],
-        check=True,
-        capture_output=True,
-    )
-    yield root
-    subprocess.run(
-        [sys.executable, "-m", "pip", "uninstall", "-q", "-y", "tlkit-sparse-parity"],
-        check=True,
-        capture_output=True,
-    )
+    with pip_installed(root, "tlkit-sparse-parity"):
+        yield root
 
 
 def test_tutorial_plugin_installs_trains_and_analyzes(example_plugin, tmp_path):
@@ -249,25 +251,7 @@ def test_tutorial_plugin_installs_trains_and_analyzes(example_plugin, tmp_path):
     (entry,) = [p for p in plugins.values() if "sparse-parity" in p["components"].get("target", [])]
     assert entry["error"] is None
     out = tmp_path / "run"
-    args = (
-        "--target",
-        "sparse-parity",
-        "--arch",
-        "three-layer",
-        "-p",
-        "m1=32",
-        "-p",
-        "m2=64",
-        "--n-train",
-        "256",
-        "--n-val",
-        "128",
-        "--n-test",
-        "256",
-    )
-    trained = tlkit("train", *args, "--out", out)
-    analyzed = tlkit("analyze", out)
-    assert metric_lines(trained.stdout) == metric_lines(analyzed.stdout)
+    train_and_reanalyze(out, "--target", "sparse-parity", *TINY_THREE_LAYER)
     tests = subprocess.run(
         [
             sys.executable,
