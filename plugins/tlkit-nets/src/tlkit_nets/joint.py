@@ -32,7 +32,7 @@ from tlkit.numerics.activations import get_activation
 from tlkit.types import FitReport, ProbeOutput, StageReport, TrainData
 
 from tlkit_nets._checks import choice, positive_float, positive_int
-from tlkit_nets.batching import stack_seeds, unstack_seeds
+from tlkit_nets.batching import SeedBatchedTrainer, stack_seeds, unstack_seeds
 from tlkit_nets.three_layer import ThreeLayer, three_layer
 from tlkit_nets.two_layer import TwoLayer
 
@@ -140,7 +140,7 @@ def _split(model: Any) -> tuple[dict[str, Array], dict[str, Array]]:
     return params, fixed
 
 
-class Joint:
+class Joint(SeedBatchedTrainer):
     """Train all weights jointly with Adam or SGD (see the module docstring)."""
 
     stages: Sequence[str] = ("joint",)
@@ -182,12 +182,6 @@ class Joint:
             o["train_bias"],
             eval_every,
         )
-
-    def fit(
-        self, model: Any, data: TrainData, on_stage: Callable[[StageReport], None]
-    ) -> FitReport:
-        """Train ``model`` in place; see the module docstring."""
-        return self.fit_many([model], [data], on_stage)[0]
 
     def fit_many(
         self,

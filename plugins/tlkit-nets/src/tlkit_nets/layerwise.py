@@ -46,7 +46,7 @@ from tlkit_nets._checks import (
     positive_grid,
     positive_int,
 )
-from tlkit_nets.batching import stack_seeds, unstack_seeds
+from tlkit_nets.batching import SeedBatchedTrainer, stack_seeds, unstack_seeds
 from tlkit_nets.features import feature_direction, feature_values, kernel_feature_values
 from tlkit_nets.stage2 import Stage2Spec, fit_output_weights, validation_mse
 from tlkit_nets.three_layer import ThreeLayer
@@ -221,7 +221,7 @@ def autodiff_step(model: ThreeLayer, X1: Array, y1: Array, eta1: float) -> Array
     return model.W[...] - eta1 * grads["W"][...]
 
 
-class LayerWise:
+class LayerWise(SeedBatchedTrainer):
     """Algorithm 1: one gradient step on W (stage 1), ridge on a (stage 2)."""
 
     stages: Sequence[str] = ("stage1", "stage2")
@@ -268,12 +268,6 @@ class LayerWise:
         W1 = autodiff_step(model, X1, y1, 1.0)
         u = model.a[...] * init.elementwise_derivative(model.sigma1)(model.b[...]) / model.m1
         return W1.T @ u / jnp.sum(u * u)
-
-    def fit(
-        self, model: Any, data: TrainData, on_stage: Callable[[StageReport], None]
-    ) -> FitReport:
-        """Train ``model`` in place with Algorithm 1; see the module docstring."""
-        return self.fit_many([model], [data], on_stage)[0]
 
     def fit_many(
         self,

@@ -32,7 +32,7 @@ from tlkit_nets._checks import (
     positive_grid,
     positive_int,
 )
-from tlkit_nets.batching import stack_seeds, unstack_seeds
+from tlkit_nets.batching import SeedBatchedTrainer, stack_seeds, unstack_seeds
 from tlkit_nets.layerwise import DEFAULT_RIDGES, json_numbers, split_sizes
 from tlkit_nets.stage2 import Stage2Spec, fit_output_weights, validation_mse
 from tlkit_nets.two_layer import TwoLayer
@@ -112,7 +112,7 @@ _core_jit = jax.jit(_core, static_argnums=0)
 _core_many = jax.jit(jax.vmap(_core, in_axes=(None,) + (0,) * 7), static_argnums=0)
 
 
-class OneStep:
+class OneStep(SeedBatchedTrainer):
     """k gradient steps on W (k = 0: random features), then ridge on a."""
 
     def __init__(self, name: str, **options: Any) -> None:
@@ -140,12 +140,6 @@ class OneStep:
             o["step_size_units"],
             spec,
         )
-
-    def fit(
-        self, model: Any, data: TrainData, on_stage: Callable[[StageReport], None]
-    ) -> FitReport:
-        """Train ``model`` in place; see the module docstring."""
-        return self.fit_many([model], [data], on_stage)[0]
 
     def fit_many(
         self,
