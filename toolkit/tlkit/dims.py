@@ -22,6 +22,7 @@ STEP_SIZE = "step_size"  #: stage-1 step size η1 (or slope s)
 COMPONENT = "component"  #: component of a vector-valued feature h*
 QUANTILE = "quantile"  #: quantile of a null distribution
 STEP = "step"  #: optimization step of an iterative trainer
+LEARNING_RATE = "lr"  #: base learning rate of an iterative trainer's grid
 #: ridge parameter of a baseline (kept apart from ``ridge``, which trainers use
 #: for their own validation curves on a different grid)
 BASELINE_RIDGE = "baseline_ridge"
@@ -35,5 +36,6 @@ PROBE_DIMS = (
     COMPONENT,
     QUANTILE,
     STEP,
+    LEARNING_RATE,
     BASELINE_RIDGE,
 )

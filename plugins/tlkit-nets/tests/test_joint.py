@@ -60,8 +60,8 @@ def test_training_reduces_validation_error(stages: list) -> None:
     model = three_layer_wang(d=D, seed=2, m2=64)
     report = joint(steps=400, lr=3e-3).fit(model, make_data(2, 1024, D, n_val=512), stages.append)
     val = np.asarray(stages[0].curves["val_mse"].values)
-    assert report.status == "ok" and val.shape == (4,)
-    assert val[-1] < 0.8 * val[0]
+    assert report.status == "ok" and val.shape == (1, 4)
+    assert val[0, -1] < 0.8 * val[0, 0]
     assert model.m1 == D * D and model.sigma1_name == "cube" and model.sigma2_name == "relu"
 
 
@@ -86,7 +86,41 @@ def test_divergence_is_reported(stages: list) -> None:
     assert report.status == "failed" and "diverged" in report.reason
 
 
+def test_learning_rate_grid_keeps_the_best_single_fit(stages: list) -> None:
+    # reference: each learning rate trained on its own, compared by final validation MSE
+    grid = (1e-3, 1e-2, 1e-1)
+    data = make_data(3, 128, D, dtype=jnp.float64, n_val=64)
+    singles = []
+    for lr in grid:
+        model = two_layer(d=D, seed=3, m=16, dtype="float64")
+        one: list = []
+        joint(lr=lr, steps=40, eval_every=20).fit(model, data, one.append)
+        singles.append((float(one[0].curves["val_mse"].values[0, -1]), model))
+    best = int(np.argmin([v for v, _ in singles]))
+    model = two_layer(d=D, seed=3, m=16, dtype="float64")
+    report = joint(lr=grid, steps=40, eval_every=20).fit(model, data, stages.append)
+    curve = stages[0].curves["val_mse"]
+    assert curve.dims == ("lr", "step") and curve.coords["lr"] == list(grid)
+    np.testing.assert_allclose(curve.values[:, -1], [v for v, _ in singles], rtol=1e-10)
+    assert stages[0].info["lr"] == grid[best] and report.choices["lr_grid"] == list(grid)
+    np.testing.assert_allclose(model.W[...], singles[best][1].W[...], rtol=1e-10)
+    np.testing.assert_allclose(model.a[...], singles[best][1].a[...], rtol=1e-10)
+
+
+def test_learning_rate_grid_skips_diverged_values(stages: list) -> None:
+    model = two_layer(d=D, seed=0, m=8, sigma="cube")
+    report = joint(optimizer="sgd", lr=(1e-3, 1e8), steps=50, eval_every=10).fit(
+        model, make_data(0, 64, D), stages.append
+    )
+    assert report.status == "ok" and stages[0].info["lr"] == 1e-3
+    assert stages[0].info["lr_grid_diverged"] == 1
+
+
 def test_parameter_errors() -> None:
+    with pytest.raises(ParameterError, match=r"lr must be a non-empty list"):
+        joint(lr=())
+    with pytest.raises(ParameterError, match="lr must be a finite number > 0, got -1"):
+        joint(lr=(1e-3, -1))
     with pytest.raises(ParameterError, match="optimizer must be one of adam, sgd"):
         joint(optimizer="lbfgs")
     with pytest.raises(ParameterError, match="lr must be a finite number > 0"):

@@ -12,6 +12,12 @@ Parametrizations [recon] (the output already carries the mean-field factor 1/m, 
   SGD multiplies the learning rate of the output weights by their width (m1 or m)
   and of the two-layer input weights by m, so each step moves f by O(lr) at any width.
 
+Learning rate: ``lr`` is one value or a grid. Every value of a grid is trained from the
+same initialization on the same minibatches, and the one with the lowest final
+validation MSE is kept (diverged values never win); the curves of all values are
+recorded over ``(lr, step)``, and the chosen value is in the stage report. The grid
+runs inside the compiled call, one value after another, so memory does not grow with it.
+
 The Wang et al. protocol (m1 = d², m2 = 1000, σ1 = z³, σ2 = ReLU, µP, Adam) is the
 architecture ``three-layer-wang`` trained by this trainer with its defaults.
 """
@@ -26,12 +32,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
-from tlkit.dims import STEP
+from tlkit.dims import LEARNING_RATE, STEP
 from tlkit.errors import ParameterError
 from tlkit.numerics.activations import get_activation
 from tlkit.types import FitReport, ProbeOutput, StageReport, TrainData
 
-from tlkit_nets._checks import choice, positive_float, positive_int
+from tlkit_nets._checks import choice, positive_float, positive_grid, positive_int
 from tlkit_nets.batching import SeedBatchedTrainer, stack_seeds, unstack_seeds
 from tlkit_nets.three_layer import ThreeLayer, three_layer
 from tlkit_nets.two_layer import TwoLayer
@@ -47,7 +53,7 @@ class _Config:
     sigma_out: str
     sigma_in: str
     optimizer: str
-    lr: float
+    lrs: tuple[float, ...]
     steps: int
     batch_size: int
     weight_decay: float
@@ -79,16 +85,17 @@ def _lr_multipliers(cfg: _Config) -> dict[str, float]:
     }
 
 
-def _optimizer(cfg: _Config) -> optax.GradientTransformation:
+def _optimizer(cfg: _Config, lr: Array) -> optax.GradientTransformation:
+    """The optimizer at base learning rate ``lr`` (a traced scalar: one compile per grid)."""
     mult = _lr_multipliers(cfg)
 
-    def one(lr: float) -> optax.GradientTransformation:
+    def one(lr: Array) -> optax.GradientTransformation:
         if cfg.optimizer == "adam":
             return optax.adamw(lr, weight_decay=cfg.weight_decay)
         return optax.chain(optax.add_decayed_weights(cfg.weight_decay), optax.sgd(lr))
 
     labels = {"W": "W", "a": "a", "b": "b" if cfg.train_bias else "frozen"}
-    transforms = {k: one(cfg.lr * mult[k]) for k in ("W", "a", "b")}
+    transforms = {k: one(lr * mult[k]) for k in ("W", "a", "b")}
     transforms["frozen"] = optax.set_to_zero()
     return optax.multi_transform(transforms, labels)
 
@@ -102,30 +109,45 @@ def _core(
     X_val: Array,
     y_val: Array,
     key: Array,
-) -> tuple[dict[str, Array], Array, Array]:
-    tx = _optimizer(cfg)
+) -> tuple[dict[str, Array], Array, Array, Array]:
+    """Train every learning rate of the grid; keep the best by final validation MSE.
+
+    Returns the chosen parameters, the training and validation curves ``(L, chunks)``
+    of all ``L`` learning rates, and the index of the chosen one.
+    """
     n = X.shape[0]
+    chunk_keys = jax.random.split(key, cfg.steps // cfg.eval_every)
 
     def loss(p: dict[str, Array], xb: Array, yb: Array) -> Array:
         return 0.5 * jnp.mean((_forward(cfg, p, fixed, xb) - yb) ** 2)
 
-    def step(carry: tuple, k: Array) -> tuple[tuple, Array]:
-        p, state = carry
-        idx = jax.random.randint(k, (cfg.batch_size,), 0, n)
-        value, grads = jax.value_and_grad(loss)(p, X[idx], y[idx])
-        updates, state = tx.update(grads, state, p)
-        return (optax.apply_updates(p, updates), state), value
+    def train(lr: Array) -> tuple[dict[str, Array], Array, Array]:
+        tx = _optimizer(cfg, lr)
 
-    def chunk(carry: tuple, k: Array) -> tuple[tuple, tuple[Array, Array]]:
-        carry, values = jax.lax.scan(step, carry, jax.random.split(k, cfg.eval_every))
-        val = jnp.mean((_forward(cfg, carry[0], fixed, X_val) - y_val) ** 2)
-        return carry, (2 * jnp.mean(values), val)
+        def step(carry: tuple, k: Array) -> tuple[tuple, Array]:
+            p, state = carry
+            idx = jax.random.randint(k, (cfg.batch_size,), 0, n)
+            value, grads = jax.value_and_grad(loss)(p, X[idx], y[idx])
+            updates, state = tx.update(grads, state, p)
+            return (optax.apply_updates(p, updates), state), value
 
-    n_chunks = cfg.steps // cfg.eval_every
-    (params, _), (train, val) = jax.lax.scan(
-        chunk, (params, tx.init(params)), jax.random.split(key, n_chunks)
-    )
-    return params, train, val
+        def chunk(carry: tuple, k: Array) -> tuple[tuple, tuple[Array, Array]]:
+            carry, values = jax.lax.scan(step, carry, jax.random.split(k, cfg.eval_every))
+            val = jnp.mean((_forward(cfg, carry[0], fixed, X_val) - y_val) ** 2)
+            return carry, (2 * jnp.mean(values), val)
+
+        (trained, _), (train_curve, val_curve) = jax.lax.scan(
+            chunk, (params, tx.init(params)), chunk_keys
+        )
+        return trained, train_curve, val_curve
+
+    # lax.map, not vmap: one learning rate at a time keeps memory flat in the grid size
+    lrs = jnp.asarray(cfg.lrs, dtype=y.dtype)
+    trained, train_curves, val_curves = jax.lax.map(train, lrs)
+    final = val_curves[:, -1]
+    best = jnp.argmin(jnp.where(jnp.isfinite(final), final, jnp.inf))
+    chosen = jax.tree.map(lambda p: p[best], trained)
+    return chosen, train_curves, val_curves, best
 
 
 _core_jit = jax.jit(_core, static_argnums=0)
@@ -213,40 +235,49 @@ class Joint(SeedBatchedTrainer):
     def _finish(
         self, model: Any, out: tuple, cfg: _Config, on_stage: Callable[[StageReport], None]
     ) -> FitReport:
-        params, train, val = out
-        steps = [cfg.eval_every * (i + 1) for i in range(len(val))]
+        params, train_curves, val_curves, best = out
+        best = int(best)
+        val, train = val_curves[best], train_curves[best]
+        steps = [cfg.eval_every * (i + 1) for i in range(val_curves.shape[1])]
+        coords = {LEARNING_RATE: list(cfg.lrs), STEP: steps}
         curves = {
             "train_mse": ProbeOutput(
-                train,
-                (STEP,),
-                {STEP: steps},
+                train_curves,
+                (LEARNING_RATE, STEP),
+                coords,
                 long_name="minibatch training MSE (mean over the interval)",
             ),
-            "val_mse": ProbeOutput(val, (STEP,), {STEP: steps}, long_name="validation MSE"),
+            "val_mse": ProbeOutput(
+                val_curves, (LEARNING_RATE, STEP), coords, long_name="validation MSE"
+            ),
         }
         choices = {
             k: self.options[k]
-            for k in (
-                "optimizer",
-                "parametrization",
-                "train_bias",
-                "lr",
-                "weight_decay",
-                "batch_size",
-            )
+            for k in ("optimizer", "parametrization", "train_bias", "weight_decay", "batch_size")
         }
+        choices["lr_grid"] = list(cfg.lrs)
+        choices["lr_selection"] = "lowest final validation MSE"
         choices["steps"] = cfg.steps
         choices["lr_multipliers"] = _lr_multipliers(cfg)
         finite = bool(np.all(np.isfinite(val))) and all(
             np.all(np.isfinite(v)) for v in params.values()
         )
-        info = {"val_mse": float(val[-1]), "train_mse": float(train[-1])} if finite else {}
+        info: dict[str, Any] = {}
+        if finite:
+            info = {
+                "lr": cfg.lrs[best],
+                "val_mse": float(val[-1]),
+                "train_mse": float(train[-1]),
+                "lr_grid_diverged": int((~np.isfinite(val_curves[:, -1])).sum()),
+            }
         report = StageReport("joint", info=info, curves=curves)
         on_stage(report)
         if not finite:
             bad = int(np.argmax(~np.isfinite(val))) if not np.all(np.isfinite(val)) else -1
             where = f" (first at step {steps[bad]})" if bad >= 0 else ""
-            return FitReport("failed", f"training diverged: NaN/inf loss{where}", [report], choices)
+            grid = " at every learning rate of the grid" if len(cfg.lrs) > 1 else ""
+            reason = f"training diverged{grid}: NaN/inf loss{where}"
+            return FitReport("failed", reason, [report], choices)
         model.W[...] = jnp.asarray(params["W"], dtype=model.dtype)
         model.a[...] = jnp.asarray(params["a"], dtype=model.dtype)
         model.b[...] = jnp.asarray(params["b"], dtype=model.dtype)
@@ -256,7 +287,7 @@ class Joint(SeedBatchedTrainer):
 def joint(
     *,
     optimizer: Literal["adam", "sgd"] = "adam",
-    lr: float = 1e-3,
+    lr: float | tuple[float, ...] = 1e-3,
     steps: int = 2000,
     batch_size: int = 256,
     weight_decay: float = 0.0,
@@ -268,7 +299,8 @@ def joint(
 
     Args:
         optimizer: ``adam`` (AdamW when ``weight_decay > 0``) or ``sgd``.
-        lr: base learning rate.
+        lr: base learning rate, or a grid of them: each is trained and the one with
+            the lowest final validation MSE is kept.
         steps: optimization steps (rounded down to a multiple of ``eval_every``).
         batch_size: minibatch size (sampled with replacement).
         weight_decay: decoupled weight decay.
@@ -278,14 +310,14 @@ def joint(
     """
     choice("optimizer", optimizer, ("adam", "sgd"))
     choice("parametrization", parametrization, ("mup", "standard"))
-    positive_float("lr", lr)
+    lrs = positive_grid("lr", lr if isinstance(lr, list | tuple) else (lr,))
     positive_int("steps", steps)
     positive_int("batch_size", batch_size)
     positive_float("weight_decay", weight_decay, allow_zero=True)
     positive_int("eval_every", eval_every)
     return Joint(
         optimizer=optimizer,
-        lr=lr,
+        lr=lrs,
         steps=steps,
         batch_size=batch_size,
         weight_decay=weight_decay,
