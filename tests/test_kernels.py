@@ -29,6 +29,7 @@ NUMPY_FNS = {
     "identity": (lambda z: z, np.ones_like),
     "cube": (lambda z: z**3, lambda z: 3 * z**2),
     "tanh": (np.tanh, lambda z: 1 - np.tanh(z) ** 2),
+    "he3": (lambda z: (z**3 - 3 * z) / math.sqrt(6), lambda z: (3 * z**2 - 3) / math.sqrt(6)),
 }
 
 

@@ -18,6 +18,7 @@ from tlkit.errors import ParameterError
 Activation = Callable[[jax.Array], jax.Array]
 
 SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
+SQRT_6 = math.sqrt(6.0)
 
 
 def relu(z: jax.Array) -> jax.Array:
@@ -35,6 +36,17 @@ def cube(z: jax.Array) -> jax.Array:
     return z**3
 
 
+def hermite3(z: jax.Array) -> jax.Array:
+    """(z**3 - 3 z) / sqrt(6): the normalized Hermite polynomial h3 (c3 = 1, all other c_k = 0).
+
+    The degree-3 analogue of ``abs``: as σ2 it has no linear part, so Algorithm 1's
+    learned feature is the degree-3 projection of the target (a degree-3 feature p of
+    a hierarchical target, where ``relu``, with no odd Hermite part above degree 1,
+    sees nothing of p).
+    """
+    return (z**3 - 3 * z) / SQRT_6
+
+
 def identity(z: jax.Array) -> jax.Array:
     """z."""
     return z
@@ -45,6 +57,7 @@ ACTIVATIONS: dict[str, Activation] = {
     "abs": abs_centred,
     "tanh": jnp.tanh,
     "cube": cube,
+    "he3": hermite3,
     "identity": identity,
 }
 

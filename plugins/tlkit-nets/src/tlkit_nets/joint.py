@@ -328,11 +328,22 @@ def joint(
 
 
 def three_layer_wang(
-    *, d: int, seed: int, dtype: str = "float32", m2: int = 1000, bias_scale: float = 1.0
+    *,
+    d: int,
+    seed: int,
+    dtype: str = "float32",
+    m2: int = 1000,
+    bias_scale: float = 1.0,
+    sigma2: str = "relu",
 ) -> ThreeLayer:
     """The Wang et al. (ICLR 2024) protocol network: m1 = d², σ1 = z³, σ2 = ReLU.
 
     W is drawn N(0, 1/m2) for joint training (µP). Train it with ``joint``.
+
+    With no bias inside σ2, ReLU features σ2(Vx) carry no Hermite component of odd
+    degree >= 3, so a degree-3 feature p is orthogonal to all of them (see
+    docs/reproductions/wang-hierarchical.md); ``sigma2`` lets a study swap in an
+    activation with a cubic component (``tanh``, ``cube``).
 
     Args:
         d: input dimension (from the target).
@@ -340,6 +351,7 @@ def three_layer_wang(
         dtype: ``"float32"`` or ``"float64"``.
         m2: inner width (1000 in the protocol).
         bias_scale: scale of the uniform biases [recon].
+        sigma2: inner activation (``relu`` in the protocol).
     """
     return three_layer(
         d=d,
@@ -348,7 +360,7 @@ def three_layer_wang(
         m1=d * d,
         m2=m2,
         sigma1="cube",
-        sigma2="relu",
+        sigma2=sigma2,
         w_init="gaussian",
         bias_scale=bias_scale,
     )
