@@ -227,6 +227,23 @@ def test_method_curves_labels_pairs_and_baselines():
     assert method_curves(ds, "absent") is None
 
 
+def test_method_curves_labels_named_variants_by_name():
+    # two variants share (arch, trainer): each is its own learner, named as in the sweep
+    values = np.array([[[[0.5, 0.4], [0.9, 0.8]]]])  # arch, trainer, variant, n
+    ds = xr.Dataset(
+        {"test_normalized_mse": (("arch", "trainer", "variant", "n_train"), values)},
+        coords={
+            "arch": ["three"],
+            "trainer": ["lw"],
+            "variant": ["relu", "he3"],
+            "n_train": [1, 2],
+        },
+    )
+    curves = method_curves(ds, "test_normalized_mse")
+    assert list(curves["learner"].values) == ["relu", "he3"]
+    np.testing.assert_allclose(curves.sel(learner="he3").values, [0.9, 0.8])
+
+
 def test_kernel_plateau_uses_the_target_degree_energy(host):
     spec = {"seeds": [4], "base": {"target": {"name": "linear", "params": {"d": 5}}}}
     plateau = kernel_plateau(spec, host, degree=0)

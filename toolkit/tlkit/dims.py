@@ -12,6 +12,8 @@ D = "d"  #: input dimension
 N_TRAIN = "n_train"  #: number of training points
 SEED = "seed"  #: master seed
 RUN_DIMS = (ARCH, TRAINER, D, N_TRAIN, SEED)
+#: sweep dimension of named ``[[variants]]`` (only when two cells would share coordinates)
+VARIANT = "variant"
 
 # Dimensions that probes and trainers use inside a run.
 LAYER = "layer"  #: a network layer, labelled by the network ("input", "h1", ...)

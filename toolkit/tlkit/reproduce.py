@@ -19,11 +19,12 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import itertools
 import json
 import math
 import textwrap
 import tomllib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -168,12 +169,12 @@ REPRODUCTIONS: dict[str, Reproduction] = {
         ),
         Reproduction(
             name="wang-hierarchical",
-            title="Wang et al. hierarchical polynomial, joint Adam training",
+            title="Wang et al. hierarchical polynomial: joint Adam and Algorithm 1",
             prediction=(
                 "three-layer nets learn p^3 (deg p = 3) with Õ(d³) samples; kernels need "
-                "Θ̃(d⁹) [Wang et al.]"
+                "Θ̃(d⁹) [Wang et al.]; the learned feature φ̂ recovers p [Wang et al.]"
             ),
-            metrics=("test_normalized_mse",),
+            metrics=("test_normalized_mse", "feature_corr"),
             trivial_line=True,
             full_runtime=(
                 "not run here; estimated > 10 h on 2 CPU cores (10 000 Adam steps per run "
@@ -424,29 +425,42 @@ def method_curves(
             data, not on the network).
 
     Returns:
-        A DataArray with a ``learner`` dimension (labels ``arch / trainer`` and the
-        baseline labels; not called ``method``, a keyword of ``.sel``), or ``None``
-        when nothing has data.
+        A DataArray with a ``learner`` dimension (labels ``arch / trainer``, or the
+        variant's name when the sweep named its variants, and the baseline labels; not
+        called ``method``, a keyword of ``.sel``), or ``None`` when nothing has data.
     """
     curves: list[xr.DataArray] = []
     labels: list[str] = []
-    sources = [(metric, None)] + list((baselines or {}).items())
-    for var, label in sources:
-        if var not in ds:
-            continue
-        for arch, trainer in _pairs(ds[var]):
-            da = ds[var].sel({dims.ARCH: arch, dims.TRAINER: trainer}, drop=True)
-            if not np.isfinite(da.values.astype(float)).any():
-                continue
-            curves.append(da.astype(float))
-            labels.append(label or f"{arch} / {trainer}")
-            if label is not None:
-                break  # one copy of a baseline
+    for da, learner in _learners(ds, metric):
+        curves.append(da)
+        labels.append(learner)
+    for var, label in (baselines or {}).items():
+        # one copy of a baseline: it is fit on the run's data, not on the network
+        for da, _ in itertools.islice(_learners(ds, var), 1):
+            curves.append(da)
+            labels.append(label)
     if not curves:
         return None
     combined = xr.concat(curves, dim=METHOD, join="outer")
     # object labels: a pandas string index does not align with others in xr.Dataset
     return combined.assign_coords({METHOD: np.asarray(labels, dtype=object)})
+
+
+def _learners(ds: xr.Dataset, var: str) -> Iterator[tuple[xr.DataArray, str]]:
+    """Each learner's values of ``var`` with data, labelled.
+
+    A learner is an (arch, trainer) pair, or a named sweep variant (two variants may
+    share the pair, e.g. one network with two inner activations).
+    """
+    if var not in ds:
+        return
+    for arch, trainer in _pairs(ds[var]):
+        pair = ds[var].sel({dims.ARCH: arch, dims.TRAINER: trainer}, drop=True)
+        named = dims.VARIANT in pair.dims
+        for variant in pair[dims.VARIANT].values if named else [None]:
+            da = pair.sel({dims.VARIANT: variant}, drop=True) if named else pair
+            if np.isfinite(da.values.astype(float)).any():
+                yield da.astype(float), str(variant) if named else f"{arch} / {trainer}"
 
 
 def _pairs(da: xr.DataArray) -> list[tuple[Any, Any]]:

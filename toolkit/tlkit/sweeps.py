@@ -67,7 +67,7 @@ _RUN_DIM_KEYS = {
     "target.d": dims.D,
     "target.params.d": dims.D,
 }
-VARIANT = "variant"
+VARIANT = dims.VARIANT
 CELLS = "cells"
 SPEC_FILE = "sweep.json"
 RESULTS_FILE = "results.nc"
