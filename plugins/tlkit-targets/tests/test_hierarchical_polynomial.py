@@ -70,3 +70,29 @@ def test_signs_are_plus_minus_one() -> None:
 def test_bad_parameters(kwargs: dict, pattern: str) -> None:
     with pytest.raises(ParameterError, match=pattern):
         HierarchicalPolynomial(**kwargs)
+
+
+@pytest.mark.parametrize(("sigma2", "lowest", "highest"), [("relu", -0.1, 0.05), ("he3", 0.9, 1.0)])
+def test_relu_features_cannot_represent_the_degree_3_feature(sigma2, lowest, highest):
+    """Held-out R² of least squares of p on σ2(Vx) (NumPy), 400 random rows v ~ N(0, I/d).
+
+    ReLU has no odd Hermite part above degree 1, so every relu(v·x) is orthogonal to
+    p = Σ λᵢ h3(xᵢ)/√d under Gaussian input (R² ≈ 0 at any width); h3(v·x) spans the
+    degree-3 ridge functions, which contain p (docs/reproductions/wang-hierarchical.md).
+    """
+    d = 8
+    t = HierarchicalPolynomial(d=d, k=3, signs="random", seed=0)
+    rng = np.random.default_rng(0)
+    V = rng.standard_normal((400, d)) / math.sqrt(d)
+    act = {"relu": lambda z: np.maximum(z, 0), "he3": lambda z: h(3, z)}[sigma2]
+
+    def design(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+        X = np.random.default_rng(seed).standard_normal((n, d))
+        p = np.asarray(t.feature(jnp.asarray(X)))
+        return np.c_[act(X @ V.T), np.ones(n)], p
+
+    H, p = design(20_000, 1)
+    H_test, p_test = design(10_000, 2)
+    coef = np.linalg.lstsq(H, p, rcond=None)[0]
+    r2 = 1 - np.mean((H_test @ coef - p_test) ** 2) / np.var(p_test)
+    assert lowest < r2 <= highest
