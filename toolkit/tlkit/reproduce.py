@@ -119,7 +119,7 @@ REPRODUCTIONS: dict[str, Reproduction] = {
             threshold=ThresholdCheck(
                 "feature_corr", 0.9, predicted={"*": "1"}, reference_slopes={"*": 1.0}
             ),
-            full_runtime="not run here; estimated 20–60 min on 2 CPU cores (45 cells of 5 seeds)",
+            full_runtime="measured: 17 min wall on 2 CPU cores (45 cells of 5 seeds)",
         ),
         Reproduction(
             name="quadratic-d16",
@@ -177,8 +177,8 @@ REPRODUCTIONS: dict[str, Reproduction] = {
             metrics=("test_normalized_mse", "feature_corr"),
             trivial_line=True,
             full_runtime=(
-                "not run here; estimated > 10 h on 2 CPU cores (10 000 Adam steps per run "
-                "at m1 = d² up to 1600); a GPU is the intended setting"
+                "not run here; estimated > 10 h on 2 CPU cores (5 learning rates x 10 000 "
+                "Adam steps per run at m1 = d² up to 1600); a GPU is the intended setting"
             ),
         ),
     )
