@@ -239,7 +239,7 @@ class Joint(SeedBatchedTrainer):
         best = int(best)
         val, train = val_curves[best], train_curves[best]
         steps = [cfg.eval_every * (i + 1) for i in range(val_curves.shape[1])]
-        coords = {LEARNING_RATE: list(cfg.lrs), STEP: steps}
+        coords: dict[str, list[Any]] = {LEARNING_RATE: list(cfg.lrs), STEP: steps}
         curves = {
             "train_mse": ProbeOutput(
                 train_curves,
