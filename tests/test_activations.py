@@ -18,6 +18,7 @@ REFERENCE = {
     "abs": lambda z: np.abs(z) - math.sqrt(2 / math.pi),
     "tanh": np.tanh,
     "cube": lambda z: z**3,
+    "he3": lambda z: (z**3 - 3 * z) / math.sqrt(6),
     "identity": lambda z: z,
 }
 
@@ -35,6 +36,16 @@ def test_every_named_activation_has_a_reference() -> None:
 @pytest.mark.parametrize("name", list(REFERENCE))
 def test_dtype_is_preserved(name: str) -> None:
     assert get_activation(name)(jnp.ones(3, dtype=jnp.float32)).dtype == jnp.float32
+
+
+def test_he3_is_the_unit_cubic_hermite_polynomial() -> None:
+    # under N(0, 1): unit variance, orthogonal to 1, z and z^2 (c1 = 0), by NumPy quadrature
+    z = np.linspace(-12, 12, 240_001)
+    w = np.exp(-0.5 * z**2) / math.sqrt(2 * math.pi)
+    f = np.asarray(get_activation("he3")(jnp.asarray(z)))
+    assert abs(np.trapezoid(f * f * w, z) - 1) < 1e-9
+    for power in range(3):
+        assert abs(np.trapezoid(f * z**power * w, z)) < 1e-9
 
 
 def test_abs_centred_has_mean_zero_and_no_linear_part() -> None:
