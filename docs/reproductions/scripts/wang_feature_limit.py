@@ -8,6 +8,13 @@ A correlation that stops rising with n1 is a property of the population feature 
 not of the sample size. Also prints the target's exact degree-3 energy next to the
 energy of f* along p (Monte Carlo): equal when the degree-3 part of f* is proportional to p.
 
+For unit rows of V and Gaussian inputs it also prints the population limit that the
+rotation invariance of the inner kernel predicts (docs/reproductions/wang-hierarchical.md):
+the kernel scales the two O(d)-invariant parts of the degree-3 Hermite space, harmonic
+cubics and the "trace" part x_i(|x|^2 - d - 2), by factors in the ratio r = (d + 4)/2; p
+has the share f = 3/(d + 2) of its variance in the trace part, so
+corr(phi_inf, p) = (1 - f + r f) / sqrt(1 - f + r^2 f).
+
     python docs/reproductions/scripts/wang_feature_limit.py [--d 8] [--m2 4096]
 
 About a minute per configuration on 2 CPU cores.
@@ -43,6 +50,9 @@ def main() -> None:
     energy = np.asarray(target.degree_energy(max_degree=3).energy)
     along_p = np.mean(f * p) ** 2 / np.mean(p * p)
     print(f"d={d}: degree-3 energy of f* {energy[3]:.4f} (exact); along p {along_p:.4f} (MC)")
+    f_trace, ratio = 3 / (d + 2), (d + 4) / 2
+    limit = (1 - f_trace + ratio * f_trace) / math.sqrt(1 - f_trace + ratio**2 * f_trace)
+    print(f"predicted limit of corr(phi_hat, p), unit rows of V, Gaussian inputs: {limit:.3f}")
 
     for v_rows in ("gaussian", "sphere"):
         V = np.random.default_rng(0).standard_normal((m2, d))
