@@ -131,10 +131,7 @@ REPRODUCTIONS: dict[str, Reproduction] = {
             metrics=("test_normalized_mse", "feature_corr"),
             baselines={"kernel_ridge_normalized_mse": "kernel ridge (NNGP of σ2)"},
             plateau=True,
-            full_runtime=(
-                "not run here; estimated 1–2 h on 2 CPU cores (exact kernel ridge at "
-                "n = 2^14 dominates)"
-            ),
+            full_runtime="measured: 43 min wall on 2 CPU cores (28 cells of 5 seeds)",
         ),
         Reproduction(
             name="quadratic-scaling",
