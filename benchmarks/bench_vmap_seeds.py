@@ -2,7 +2,9 @@
 
 Both paths use the same jitted code (``LayerWise.fit_many`` vs ``LayerWise.fit`` per
 seed); compilation is excluded (each path runs once before timing). Also times the
-two-layer one-step trainer the same way. Prints the speed-up ratios.
+two-layer one-step trainer the same way, and the part that bounds the gain: the
+seeds x step sizes eigendecompositions of Algorithm 1's stage 2 (one m1 x m1 ``eigh``
+per seed and step size), looped vs batched. Prints the speed-up ratios.
 
     python benchmarks/bench_vmap_seeds.py          # d = 16, n = 2^12, m1 = m2 = 512, 8 seeds
     python benchmarks/bench_vmap_seeds.py --small
@@ -63,6 +65,26 @@ def compare(label: str, trainer, build, datas, seeds: int) -> float:
     return t_loop / t_vmap
 
 
+def compare_eigh(count: int, width: int) -> None:
+    """``count`` eigendecompositions of ``width x width`` matrices: looped vs one batched call."""
+    A = jax.random.normal(jax.random.PRNGKey(0), (count, width, width), dtype=jnp.float32)
+    A = A @ jnp.swapaxes(A, 1, 2)
+    eigh = jax.jit(jnp.linalg.eigh)
+    eigh(A[0])[0].block_until_ready()  # compile both shapes before timing
+    eigh(A)[0].block_until_ready()
+    start = time.perf_counter()
+    for i in range(count):
+        eigh(A[i])[0].block_until_ready()
+    loop = time.perf_counter() - start
+    start = time.perf_counter()
+    eigh(A)[0].block_until_ready()
+    batched = time.perf_counter() - start
+    print(
+        f"  {count} x eigh({width}) float32    loop {loop:7.2f} s   batched {batched:7.2f} s   "
+        f"speed-up {loop / batched:.2f}x"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--small", action="store_true", help="quick check at a small size")
@@ -82,6 +104,8 @@ def main() -> None:
     compare(
         "two-layer / one-step", one_step(), lambda s: two_layer(d=d, seed=s, m=width), datas, seeds
     )
+    # Algorithm 1's stage 2: one eigh per seed and step size (8 step sizes by default)
+    compare_eigh(seeds * len(layer_wise().options["step_sizes"]), width)
     print(f"(numpy {np.__version__})")
 
 
