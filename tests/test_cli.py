@@ -90,6 +90,7 @@ def test_train_from_config_file(invoke, tmp_path):
             "architecture 'linear-net': scale; trainer 'lstsq': blow_up, ridge",
         ),
         (("--n-train", "-5"), "n_train must be positive, got -5"),
+        (("--train-block-size", "0"), "train_block_size must be positive, got 0"),
         (("--probe", "nope"), "unknown probe 'nope'; available: mse, never"),
     ],
 )

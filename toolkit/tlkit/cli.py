@@ -128,6 +128,11 @@ def _print_results(ds: Any) -> None:
 @click.option("--n-test", type=int, help="Test points (probes).")
 @click.option("--seed", type=int, help="Master seed.")
 @click.option("--dtype", type=click.Choice(["float32", "float64"]), help="Precision.")
+@click.option(
+    "--train-block-size",
+    type=int,
+    help="Draw the training split in blocks of this many points (streaming; see docs).",
+)
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Run directory.")
 @click.option("--force", is_flag=True, help="Replace an existing run directory.")
 @click.pass_context
@@ -144,6 +149,7 @@ def train_command(
     n_test: int | None,
     seed: int | None,
     dtype: str | None,
+    train_block_size: int | None,
     out: str,
     force: bool,
 ) -> None:
@@ -165,7 +171,16 @@ def train_command(
         if kind not in base:
             raise TlkitError(f"missing --{kind} (or a [{kind}] table in --config)")
     cfg = resolve_config(
-        make_config(base, n_train=n_train, n_val=n_val, n_test=n_test, seed=seed, dtype=dtype), host
+        make_config(
+            base,
+            n_train=n_train,
+            n_val=n_val,
+            n_test=n_test,
+            seed=seed,
+            dtype=dtype,
+            train_block_size=train_block_size,
+        ),
+        host,
     )
     assert cfg.trainer is not None
     registry = host.registry

@@ -71,6 +71,13 @@ class RunConfig:
         seed: master seed.
         seeds: per-role seeds; missing roles are derived from ``seed``.
         dtype: ``float32`` (default) or ``float64``.
+        train_block_size: ``None`` (default): the training split is one draw of
+            ``n_train`` points. An integer ``B``: it is drawn as independent blocks of
+            ``B`` points, block ``i`` from its own key (:mod:`tlkit.sampling`), so a
+            streaming trainer (``layer-wise`` with finite ``m2``) holds one block of D1
+            at a time and its memory does not grow with ``n_train``. Same
+            distribution, different draw: results differ from the default mode by
+            sampling noise only.
     """
 
     target: ComponentConfig
@@ -83,6 +90,7 @@ class RunConfig:
     seed: int = 0
     seeds: dict[str, int] = field(default_factory=dict)
     dtype: str = "float32"
+    train_block_size: int | None = None
 
     def __post_init__(self) -> None:
         self.target = ComponentConfig.parse(self.target, "target")
@@ -98,6 +106,11 @@ class RunConfig:
                 raise ConfigError(f"{name} must be positive, got {value}")
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
             raise ConfigError(f"seed must be a non-negative integer, got {self.seed!r}")
+        block = self.train_block_size
+        if block is not None and (isinstance(block, bool) or not isinstance(block, int)):
+            raise ConfigError(f"train_block_size must be an integer, got {block!r}")
+        if block is not None and block <= 0:
+            raise ConfigError(f"train_block_size must be positive, got {block}")
         if self.dtype not in DTYPES:
             raise ConfigError(f"dtype must be one of {', '.join(DTYPES)}, got {self.dtype!r}")
         unknown = set(self.seeds) - set(SEED_ROLES)
@@ -112,10 +125,12 @@ class RunConfig:
 
     # -- (de)serialization -------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
-        """A JSON/TOML-ready dictionary (``None`` trainer omitted)."""
+        """A JSON/TOML-ready dictionary (``None`` trainer and block size omitted)."""
         out = jsonable(dataclasses.asdict(self))
-        if out["trainer"] is None:
-            del out["trainer"]
+        # omitted when None, so configs written before the field existed read the same
+        for optional in ("trainer", "train_block_size"):
+            if out[optional] is None:
+                del out[optional]
         return out
 
     def to_json(self) -> str:

@@ -15,6 +15,7 @@ import jax
 import jax.numpy as jnp
 
 from tlkit.config import RunConfig
+from tlkit.sampling import BlockSource
 from tlkit.types import Array, FitReport, Target, TrainData
 
 #: fold_in tags of the data key, one per data split
@@ -31,6 +32,18 @@ def sample_split(target: Target, config: RunConfig, split: str, n: int) -> tuple
     dtype = jnp.dtype(config.dtype)
     X, y = target.sample(split_key(config, split), n, dtype=dtype)
     return X, y
+
+
+def train_blocks(target: Target, config: RunConfig) -> BlockSource:
+    """The training split of a run with ``train_block_size`` set, as a block source."""
+    assert config.train_block_size is not None
+    return BlockSource(
+        target.sample,
+        split_key(config, "train"),
+        config.n_train,
+        config.train_block_size,
+        jnp.dtype(config.dtype),
+    )
 
 
 @dataclass
@@ -75,9 +88,13 @@ class Run:
 
     @cached_property
     def _train_data(self) -> TrainData:
-        X, y = sample_split(self.target, self.config, "train", self.config.n_train)
         X_val, y_val = sample_split(self.target, self.config, "val", self.config.n_val)
         key = jax.random.PRNGKey(self.config.seeds["train"])
+        if self.config.train_block_size is not None:
+            return TrainData(
+                None, None, X_val, y_val, key, blocks=train_blocks(self.target, self.config)
+            )
+        X, y = sample_split(self.target, self.config, "train", self.config.n_train)
         return TrainData(X, y, X_val, y_val, key)
 
     def test_data(self) -> tuple[Array, Array]:

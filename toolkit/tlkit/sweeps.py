@@ -57,7 +57,7 @@ if TYPE_CHECKING:
 SWEEP_SCHEMA = 1
 SWEEP_FIELDS = ("base", "grid", "seeds", "variants")
 #: Run-config fields a grid may set directly.
-RUN_FIELDS = ("n_train", "n_val", "n_test", "dtype")
+RUN_FIELDS = ("n_train", "n_val", "n_test", "dtype", "train_block_size")
 COMPONENTS = ("target", "arch", "trainer")
 #: Grid keys that are already run-level dimensions of every run's dataset.
 _RUN_DIM_KEYS = {

@@ -27,6 +27,7 @@ import numpy as np
 
 if TYPE_CHECKING:
     from tlkit.run import Run
+    from tlkit.sampling import BlockSource
 
 Array = jax.Array
 PRNGKey = jax.Array
@@ -157,22 +158,55 @@ class FitReport:
     choices: dict[str, Any] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
 class TrainData:
     """Data handed to a trainer.
 
     Attributes:
         X, y: the training set (``n_train`` points). Trainers that split it (e.g.
             Algorithm 1's D1/D2) do so themselves and say how in ``FitReport.choices``.
+            When the split is drawn in blocks (``blocks`` set, ``X``/``y`` not given),
+            they are materialized on first access; trainers that stream read
+            ``blocks`` instead and never hold the whole split.
         X_val, y_val: an independent validation set for hyperparameter selection.
         key: a key for the trainer's own randomness (e.g. minibatch order).
+        blocks: the training split as a :class:`tlkit.sampling.BlockSource`, or
+            ``None`` when it was drawn in one piece.
     """
 
-    X: Array
-    y: Array
-    X_val: Array
-    y_val: Array
-    key: PRNGKey
+    def __init__(
+        self,
+        X: Array | None,
+        y: Array | None,
+        X_val: Array,
+        y_val: Array,
+        key: PRNGKey,
+        blocks: BlockSource | None = None,
+    ) -> None:
+        if (X is None or y is None) and blocks is None:
+            raise ValueError("TrainData needs X and y, or a block source")
+        self._X, self._y = X, y
+        self.X_val, self.y_val, self.key, self.blocks = X_val, y_val, key, blocks
+
+    @property
+    def n_train(self) -> int:
+        """Number of training points (without materializing a block-drawn split)."""
+        return self.blocks.n if self.blocks is not None else int(self.X.shape[0])
+
+    @property
+    def X(self) -> Array:
+        if self._X is None:
+            self._materialize()
+        return self._X  # type: ignore[return-value]
+
+    @property
+    def y(self) -> Array:
+        if self._y is None:
+            self._materialize()
+        return self._y  # type: ignore[return-value]
+
+    def _materialize(self) -> None:
+        assert self.blocks is not None
+        self._X, self._y = self.blocks.rows(0, self.blocks.n)
 
 
 class Trainer(Protocol):

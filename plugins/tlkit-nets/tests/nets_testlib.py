@@ -39,3 +39,19 @@ def numpy_ridge(Phi: np.ndarray, y: np.ndarray, lam: float) -> np.ndarray:
     """argmin (1/n)||Phi a - y||² + lam ||a||², by np.linalg.solve."""
     n, p = Phi.shape
     return np.linalg.solve(Phi.T @ Phi / n + lam * np.eye(p), Phi.T @ y / n)
+
+
+def quadratic_sample(key: jax.Array, n: int, dtype=jnp.float32) -> tuple[jax.Array, jax.Array]:
+    """The quadratic problem with a target's ``sample(key, n, dtype=...)`` signature."""
+    X, y, _ = quadratic_problem(key, n, 8, dtype)
+    return X, y
+
+
+def make_block_data(seed: int, n: int, block: int, n_val: int = 256) -> TrainData:
+    """Like :func:`make_data` (d = 8, float64), the training split drawn in blocks."""
+    from tlkit.sampling import BlockSource
+
+    k = jax.random.PRNGKey(seed)
+    source = BlockSource(quadratic_sample, jax.random.fold_in(k, 0), n, block, jnp.float64)
+    Xv, yv, _ = quadratic_problem(jax.random.fold_in(k, 1), n_val, 8, jnp.float64)
+    return TrainData(None, None, Xv, yv, jax.random.fold_in(k, 2), blocks=source)

@@ -8,7 +8,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from nets_testlib import make_data, numpy_ridge, quadratic_problem
+from nets_testlib import make_block_data, make_data, numpy_ridge, quadratic_problem
+from tlkit.types import TrainData
 from tlkit.errors import ParameterError
 from tlkit.numerics.kernels import random_feature_kernel
 from tlkit.testing import check_architecture
@@ -111,6 +112,50 @@ def test_fit_many_equals_looped_fits(m2: int | None, stages: list) -> None:
     assert [r.status for r in reports] == ["ok"] * 3
     for one, many in zip(looped, batched, strict=True):
         np.testing.assert_allclose(many(datas[0].X_val), one(datas[0].X_val), rtol=1e-8)
+
+
+def _in_memory(data: TrainData) -> TrainData:
+    X, y = data.blocks.rows(0, data.n_train)
+    return TrainData(X, y, data.X_val, data.y_val, data.key)
+
+
+def test_block_drawn_data_streams_stage1_without_holding_d1(stages: list) -> None:
+    """Stage 1 walks D1 block by block (never the whole split) and equals the fit on
+    the same rows held in memory, which the NumPy test above checks."""
+    # n1 = 120 ends inside the second block of 70: the partial block is padded
+    data = make_block_data(11, 300, 70)
+    streamed = three_layer(d=D, seed=11, dtype="float64", **ARCH)
+    report = _fit(streamed, data, stages, split=0.4)
+    assert report.choices["stage1_data"] == "streamed block by block"
+    assert data._X is None, "the streamed fit materialized the whole training split"
+    in_memory = three_layer(d=D, seed=11, dtype="float64", **ARCH)
+    reference = _fit(in_memory, _in_memory(data), stages, split=0.4)
+    assert reference.choices["stage1_data"] == "in memory"
+    np.testing.assert_allclose(streamed.W[...], in_memory.W[...], rtol=1e-10, atol=1e-15)
+    np.testing.assert_allclose(streamed.a[...], in_memory.a[...], rtol=1e-6, atol=1e-9)
+    assert report.stages[1].info["val_mse"] == pytest.approx(
+        reference.stages[1].info["val_mse"], rel=1e-9
+    )
+
+
+def test_block_drawn_data_vmapped_seeds_equal_looped(stages: list) -> None:
+    datas = [make_block_data(s, 200, 64) for s in range(3)]
+    looped = [three_layer(d=D, seed=s, dtype="float64", **ARCH) for s in range(3)]
+    for model, data in zip(looped, datas, strict=True):
+        _fit(model, data, stages)
+    batched = [three_layer(d=D, seed=s, dtype="float64", **ARCH) for s in range(3)]
+    reports = layer_wise(**GRID).fit_many(batched, datas, stages.append)
+    assert [r.choices["stage1_data"] for r in reports] == ["streamed block by block"] * 3
+    for one, many in zip(looped, batched, strict=True):
+        np.testing.assert_allclose(many(datas[0].X_val), one(datas[0].X_val), rtol=1e-8)
+
+
+def test_block_drawn_data_at_infinite_width_keeps_d1_as_support(stages: list) -> None:
+    data = make_block_data(12, 160, 50)
+    model = three_layer(d=D, seed=12, dtype="float64", m1=16, m2=None)
+    report = _fit(model, data, stages)
+    assert report.choices["stage1_data"] == "in memory"
+    np.testing.assert_array_equal(model.support_X[...], data.blocks.rows(0, 80)[0])
 
 
 def test_infinite_width_feature_and_restore(stages: list) -> None:

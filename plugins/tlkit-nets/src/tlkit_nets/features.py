@@ -30,6 +30,20 @@ def blocks(A: Array, batch: int) -> Array:
     return padded.reshape((n_blocks, batch) + A.shape[1:])
 
 
+def direction_sum(X: Array, r: Array, V: Array, sigma2: Activation, batch: int) -> Array:
+    """Σ_j r_j σ2(V x_j) over the rows of ``X``, in blocks of ``batch`` rows: ``(m2,)``.
+
+    Rows with ``r_j = 0`` contribute nothing, so callers may pad with zeros.
+    """
+    # lax.map with one partial sum per block, summed at the end: inside a lax.scan
+    # carry, XLA on CPU fused σ2 into the second product and ran ~10x slower
+    # (benchmarks/bench_stage1.py). The partial sums are (n / batch, m2): small.
+    partial = jax.lax.map(
+        lambda block: block[1] @ sigma2(block[0] @ V.T), (blocks(X, batch), blocks(r, batch))
+    )
+    return jnp.sum(partial, axis=0)
+
+
 def feature_direction(X1: Array, r: Array, V: Array, sigma2: Activation, batch: int) -> Array:
     """ĝ = (1/n1) Σ_j r_j σ2(V x_j), accumulated over blocks of D1.
 
@@ -43,14 +57,7 @@ def feature_direction(X1: Array, r: Array, V: Array, sigma2: Activation, batch: 
     Returns:
         ``(m2,)``.
     """
-    n1 = X1.shape[0]
-    # lax.map with one partial sum per block, summed at the end: inside a lax.scan
-    # carry, XLA on CPU fused σ2 into the second product and ran ~10x slower
-    # (benchmarks/bench_stage1.py). The partial sums are (n1 / batch, m2): small.
-    partial = jax.lax.map(
-        lambda block: block[1] @ sigma2(block[0] @ V.T), (blocks(X1, batch), blocks(r, batch))
-    )
-    return jnp.sum(partial, axis=0) / n1
+    return direction_sum(X1, r, V, sigma2, batch) / X1.shape[0]
 
 
 def feature_values(X: Array, g: Array, V: Array, sigma2: Activation, batch: int) -> Array:

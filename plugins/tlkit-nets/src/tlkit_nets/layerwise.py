@@ -35,6 +35,7 @@ from tlkit.dims import RIDGE, STEP_SIZE
 from tlkit.errors import ParameterError
 from tlkit.numerics.activations import get_activation
 from tlkit.numerics.kernels import random_feature_kernel
+from tlkit.sampling import BlockSource
 from tlkit.types import FitReport, ProbeOutput, StageReport, TrainData
 
 from tlkit_nets import init
@@ -47,7 +48,12 @@ from tlkit_nets._checks import (
     positive_int,
 )
 from tlkit_nets.batching import SeedBatchedTrainer, stack_seeds, unstack_seeds
-from tlkit_nets.features import feature_direction, feature_values, kernel_feature_values
+from tlkit_nets.features import (
+    direction_sum,
+    feature_direction,
+    feature_values,
+    kernel_feature_values,
+)
 from tlkit_nets.stage2 import Stage2Spec, fit_output_weights, validation_mse
 from tlkit_nets.three_layer import ThreeLayer
 
@@ -132,26 +138,74 @@ def _slopes(
     return eta * a * deriv, jnp.zeros_like(a)
 
 
+def _initial_output(cfg: _Config, a: Array, b: Array) -> Array:
+    """c0: with W(0) = 0 the network outputs this constant on every input."""
+    return jnp.mean(a * get_activation(cfg.sigma1)(b))
+
+
+def _block_direction_sum(
+    cfg: _Config, V: Array, b: Array, a: Array, X: Array, y: Array, valid: Array
+) -> Array:
+    """Σ r_j σ2(V x_j) over one block of D1; rows with ``valid`` False count zero."""
+    r = jnp.where(valid, y - _initial_output(cfg, a, b), 0)
+    return direction_sum(X, r, V, get_activation(cfg.sigma2), cfg.batch_size)
+
+
+_block_sums_many = jax.jit(
+    jax.vmap(_block_direction_sum, in_axes=(None, 0, 0, 0, 0, 0, None)), static_argnums=0
+)
+
+
+def streamed_directions(
+    cfg: _Config, V: Array, b: Array, a: Array, sources: Sequence[BlockSource]
+) -> Array:
+    """ĝ of several seeds (stacked ``V``, ``b``, ``a``), D1 drawn block by block.
+
+    Only one block of every seed's D1 is in memory at a time; the last, partial
+    block is padded with zero-weight rows so that every block has one shape (one
+    compile).
+
+    Returns:
+        ``(seeds, m2)``.
+    """
+    size = sources[0].block_size
+    total = None
+    for parts in zip(*(src.chunks(0, cfg.n1) for src in sources), strict=True):
+        rows = int(parts[0][0].shape[0])
+        pad = size - rows
+        X = stack_seeds([np.pad(np.asarray(p[0]), ((0, pad), (0, 0))) for p in parts])
+        y = stack_seeds([np.pad(np.asarray(p[1]), (0, pad)) for p in parts])
+        valid = jax.device_put(np.arange(size) < rows)
+        part = _block_sums_many(cfg, V, b, a, X, y, valid)
+        total = part if total is None else total + part
+    assert total is not None
+    return total / cfg.n1
+
+
 def _core(
     cfg: _Config,
     V: Array,
     b: Array,
     a: Array,
-    X: Array,
-    y: Array,
+    X1: Array,
+    y1: Array,
+    X2: Array,
+    y2: Array,
     X_val: Array,
     y_val: Array,
     key: Array,
     g_given: Array,
 ) -> dict[str, Array]:
-    """Algorithm 1 on arrays: pure, jittable and vmappable over seeds."""
+    """Algorithm 1 on arrays: pure, jittable and vmappable over seeds.
+
+    ``X1``/``y1`` may be empty when ĝ is given (stage 1 done elsewhere) and the
+    inner width is finite.
+    """
     sigma1 = get_activation(cfg.sigma1)
     sigma2 = get_activation(cfg.sigma2)
     dtype = a.dtype
-    X1, y1 = X[: cfg.n1], y[: cfg.n1]
-    X2, y2 = X[cfg.n1 : cfg.n1 + cfg.n2], y[cfg.n1 : cfg.n1 + cfg.n2]
     # Stage 1: W(0) = 0, so f = c0 on every input and the gradient is rank one.
-    c0 = jnp.mean(a * sigma1(b))
+    c0 = _initial_output(cfg, a, b)
     r = y1 - c0
     deriv = init.elementwise_derivative(sigma1)(b)
     if cfg.m2 is None:
@@ -204,7 +258,7 @@ def _core(
 
 
 _core_jit = jax.jit(_core, static_argnums=0)
-_core_many = jax.jit(jax.vmap(_core, in_axes=(None,) + (0,) * 9), static_argnums=0)
+_core_many = jax.jit(jax.vmap(_core, in_axes=(None,) + (0,) * 11), static_argnums=0)
 
 
 def autodiff_step(model: ThreeLayer, X1: Array, y1: Array, eta1: float) -> Array:
@@ -219,6 +273,23 @@ def autodiff_step(model: ThreeLayer, X1: Array, y1: Array, eta1: float) -> Array
 
     grads = nnx.grad(loss, argnums=nnx.DiffState(0, nnx.Param))(model)
     return model.W[...] - eta1 * grads["W"][...]
+
+
+def _split_rows(data: TrainData, cfg: _Config, with_d1: bool) -> tuple[Array, Array, Array, Array]:
+    """(X1, y1, X2, y2); D1 empty when ``with_d1`` is False (stage 1 streamed).
+
+    A block-drawn split materializes only the rows asked for.
+    """
+    n1, n2 = cfg.n1, cfg.n2
+    if data.blocks is None:
+        X, y = data.X, data.y
+        return X[:n1], y[:n1], X[n1 : n1 + n2], y[n1 : n1 + n2]
+    X2, y2 = data.blocks.rows(n1, n1 + n2)
+    if with_d1:
+        X1, y1 = data.blocks.rows(0, n1)
+    else:
+        X1, y1 = X2[:0], y2[:0]
+    return X1, y1, X2, y2
 
 
 class LayerWise(SeedBatchedTrainer):
@@ -281,25 +352,43 @@ class LayerWise(SeedBatchedTrainer):
         ``on_stage`` is called for every model's stages, model by model.
         """
         models = [self._check_model(m) for m in models]
-        n = int(datas[0].X.shape[0])
+        n = datas[0].n_train
         autodiff = self.options["stage1"] == "autodiff"
-        cfg = self._config(models[0], n, given_direction=autodiff)
-        outs: list[dict[str, np.ndarray]] = []
+        # D1 drawn in blocks and a finite inner width: stage 1 streams the blocks
+        streamed = (
+            not autodiff and not models[0].infinite and all(dt.blocks is not None for dt in datas)
+        )
+        cfg = self._config(models[0], n, given_direction=autodiff or streamed)
         keys = [jax.random.fold_in(dt.key, 1) for dt in datas]
+        splits = [_split_rows(dt, cfg, with_d1=not streamed) for dt in datas]
+        g_streamed = (
+            streamed_directions(
+                cfg,
+                stack_seeds([m.V[...] for m in models]),
+                stack_seeds([m.b[...] for m in models]),
+                stack_seeds([m.a[...] for m in models]),
+                [dt.blocks for dt in datas],  # type: ignore[misc]
+            )
+            if streamed
+            else None
+        )
+        outs: list[dict[str, np.ndarray]] = []
         if autodiff or len(models) == 1:
-            for model, dt, key in zip(models, datas, keys, strict=True):
-                g = (
-                    self._direction_by_autodiff(model, dt.X[: cfg.n1], dt.y[: cfg.n1])
-                    if autodiff
-                    else jnp.zeros((0,), dtype=model.dtype)
-                )
+            for i, (model, dt, key, split) in enumerate(
+                zip(models, datas, keys, splits, strict=True)
+            ):
+                if autodiff:
+                    g = self._direction_by_autodiff(model, split[0], split[1])
+                elif g_streamed is not None:
+                    g = g_streamed[i]
+                else:
+                    g = jnp.zeros((0,), dtype=model.dtype)
                 out = _core_jit(
                     cfg,
                     model.V[...],
                     model.b[...],
                     model.a[...],
-                    dt.X,
-                    dt.y,
+                    *split,
                     dt.X_val,
                     dt.y_val,
                     key,
@@ -312,14 +401,16 @@ class LayerWise(SeedBatchedTrainer):
                 stack_seeds([m.V[...] for m in models]),
                 stack_seeds([m.b[...] for m in models]),
                 stack_seeds([m.a[...] for m in models]),
-                stack_seeds([d.X for d in datas]),
-                stack_seeds([d.y for d in datas]),
+                *(stack_seeds([split[k] for split in splits]) for k in range(4)),
                 stack_seeds([d.X_val for d in datas]),
                 stack_seeds([d.y_val for d in datas]),
                 stack_seeds(keys),
-                jax.device_put(np.zeros((len(models), 0), dtype=models[0].dtype)),
+                g_streamed
+                if g_streamed is not None
+                else jax.device_put(np.zeros((len(models), 0), dtype=models[0].dtype)),
             )
             outs = unstack_seeds(out, len(models))
+        del splits
         reports = []
         for model, dt, out in zip(models, datas, outs, strict=True):
             reports.append(self._finish(model, dt, out, cfg, on_stage))
@@ -344,6 +435,11 @@ class LayerWise(SeedBatchedTrainer):
             "n1": cfg.n1,
             "n2": cfg.n2,
             "split": "D1 = first n1 training points, D2 = next n2",
+            "stage1_data": (
+                "streamed block by block"
+                if data.blocks is not None and not model.infinite and o["stage1"] == "streamed"
+                else "in memory"
+            ),
             "inner_width": "infinite (closed-form kernel)" if model.infinite else model.m2,
             "loss": "(1/(2 n1)) sum (f - y)^2",
         }
@@ -397,7 +493,7 @@ class LayerWise(SeedBatchedTrainer):
         model.b[...] = jnp.asarray(out["b"], dtype=dtype)
         model.a[...] = jnp.asarray(out["a"], dtype=dtype)
         if model.infinite:
-            model.support_X.set_value(jnp.asarray(data.X[: cfg.n1], dtype=dtype))
+            model.support_X.set_value(jnp.asarray(_split_rows(data, cfg, True)[0], dtype=dtype))
             model.support_coef.set_value(jnp.asarray(out["r_over_n1"], dtype=dtype))
         else:
             g = jnp.asarray(out["g"], dtype=dtype)
