@@ -19,8 +19,7 @@ from tlkit.sampling import BlockSource
 def _reference_rows(target, key, n, block, dtype=jnp.float64):
     """The split by definition: block i = sample(fold_in(key, i), block), concatenated."""
     parts = [
-        target.sample(jax.random.fold_in(key, i), block, dtype=dtype)
-        for i in range(-(-n // block))
+        target.sample(jax.random.fold_in(key, i), block, dtype=dtype) for i in range(-(-n // block))
     ]
     X = np.concatenate([np.asarray(p[0]) for p in parts])[:n]
     y = np.concatenate([np.asarray(p[1]) for p in parts])[:n]

@@ -9,10 +9,10 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 from nets_testlib import make_block_data, make_data, numpy_ridge, quadratic_problem
-from tlkit.types import TrainData
 from tlkit.errors import ParameterError
 from tlkit.numerics.kernels import random_feature_kernel
 from tlkit.testing import check_architecture
+from tlkit.types import TrainData
 from tlkit_nets.layerwise import layer_wise
 from tlkit_nets.stage2 import Stage2Spec, fit_output_weights
 from tlkit_nets.three_layer import three_layer
