@@ -61,8 +61,9 @@ def lint(session: nox.Session) -> None:
 
 @nox.session
 def typecheck(session: nox.Session) -> None:
-    """mypy on the core."""
-    session.install("-e", ".", *extras("typecheck"))
+    """mypy on the core and the first-party plugins."""
+    session.install("-e", ".", *[arg for p in FIRST_PARTY for arg in ("-e", p)])
+    session.install(*extras("typecheck"))
     session.run("mypy")
 
 

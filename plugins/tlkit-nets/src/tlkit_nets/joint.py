@@ -173,7 +173,7 @@ class Joint(SeedBatchedTrainer):
     def _config(self, model: Any) -> _Config:
         o = self.options
         if isinstance(model, ThreeLayer):
-            if model.infinite:
+            if model.m2 is None:
                 raise ParameterError("trainer 'joint' needs a finite m2 (m2=None has no W)")
             depth, width, fan, s_out, s_in = (
                 3,

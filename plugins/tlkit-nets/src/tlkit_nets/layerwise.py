@@ -105,10 +105,10 @@ def split_sizes(n: int, n1: int | None, n2: int | None, split: float) -> tuple[i
     """
     if n1 is None and n2 is None:
         n1 = int(math.floor(split * n))
-        n2 = n - n1
-    elif n1 is None:
-        n1 = n - n2  # type: ignore[operator]
-    elif n2 is None:
+    if n1 is None:
+        assert n2 is not None
+        n1 = n - n2
+    if n2 is None:
         n2 = n - n1
     if n1 < 1 or n2 < 1 or n1 + n2 > n:
         raise ParameterError(
@@ -496,6 +496,7 @@ class LayerWise(SeedBatchedTrainer):
             model.support_X.set_value(jnp.asarray(_split_rows(data, cfg, True)[0], dtype=dtype))
             model.support_coef.set_value(jnp.asarray(out["r_over_n1"], dtype=dtype))
         else:
+            assert model.m2 is not None
             g = jnp.asarray(out["g"], dtype=dtype)
             model.W[...] = jnp.outer(slope / model.m2, g)
 

@@ -233,7 +233,7 @@ class OneStep(SeedBatchedTrainer):
 
 
 def _common_checks(
-    ridges: list[float],
+    ridges: Sequence[float],
     ridge_units: str,
     stage2: str,
     gd_steps: int,

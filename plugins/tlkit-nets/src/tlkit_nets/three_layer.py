@@ -193,6 +193,7 @@ class ThreeLayer(nnx.Module):
         w_norm = jnp.linalg.norm(W)
         if float(s2) == 0.0 or float(w_norm) == 0.0:
             return None
+        assert self.m2 is not None  # the infinite-width case returned above
         g_over_m2 = W.T @ slope / s2
         residual = jnp.linalg.norm(W - jnp.outer(slope, g_over_m2))
         tol = 1e-3 if W.dtype == jnp.float32 else 1e-9

@@ -46,13 +46,13 @@ class Moments:
     def add(self, phi: np.ndarray, t: np.ndarray) -> None:
         """Add a batch: ``phi`` ``(b, p)``, ``t`` ``(b, r)``."""
         z = jnp.asarray(phi, dtype=jnp.float64) - jnp.asarray(self.ref, dtype=jnp.float64)
-        t = jnp.asarray(t, dtype=jnp.float64)
+        tj = jnp.asarray(t, dtype=jnp.float64)
         self.n += int(z.shape[0])
         self.s = self.s + np.asarray(z.sum(axis=0))
         self.G = self.G + np.asarray(z.T @ z)
-        self.c = self.c + np.asarray(z.T @ t)
-        self.ys = self.ys + np.asarray(t.sum(axis=0))
-        self.yy = self.yy + np.asarray((t * t).sum(axis=0))
+        self.c = self.c + np.asarray(z.T @ tj)
+        self.ys = self.ys + np.asarray(tj.sum(axis=0))
+        self.yy = self.yy + np.asarray((tj * tj).sum(axis=0))
 
     def __add__(self, other: Moments) -> Moments:
         # Both must share ``ref`` (they do: one reference per layer).

@@ -70,10 +70,9 @@ def rbf_gram(Z: np.ndarray, bandwidth: float | None = None) -> np.ndarray:
         bandwidth: σ; ``None`` uses the median heuristic (σ² = median squared distance
             between distinct rows).
     """
-    Z = jnp.asarray(Z, dtype=jnp.float64).reshape(Z.shape[0], -1)
-    sq = jnp.sum(Z * Z, axis=1)
-    D = jnp.maximum(sq[:, None] + sq[None, :] - 2 * Z @ Z.T, 0.0)
-    D = np.asarray(D)
+    Zj = jnp.asarray(Z, dtype=jnp.float64).reshape(Z.shape[0], -1)
+    sq = jnp.sum(Zj * Zj, axis=1)
+    D = np.asarray(jnp.maximum(sq[:, None] + sq[None, :] - 2 * Zj @ Zj.T, 0.0))
     if bandwidth is None:
         off = D[~np.eye(D.shape[0], dtype=bool)]
         sigma2 = float(np.median(off))

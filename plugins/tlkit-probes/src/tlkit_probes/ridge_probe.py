@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import jax.numpy as jnp
 import numpy as np
 from tlkit.errors import ParameterError
 from tlkit.numerics.ridge import covariance_ridge_path, feature_ridge_solve
@@ -42,7 +43,7 @@ def fit_moments_ridge(fit: Moments, lams_rel: np.ndarray) -> tuple[np.ndarray, n
     """
     mz, mt, cov, cross = fit.centred()
     scale = max(float(np.trace(cov)) / cov.shape[0], np.finfo(np.float64).tiny)
-    path = covariance_ridge_path(cov, cross)
+    path = covariance_ridge_path(jnp.asarray(cov), jnp.asarray(cross))
     w = np.asarray(feature_ridge_solve(path, lams_rel * scale))  # (L, p, r)
     b = mt[None, :] - np.einsum("p,lpr->lr", mz, w)
     return w, b

@@ -225,8 +225,8 @@ def _flatten_with_keys(
     return keyed, aux
 
 
-def _unflatten(cls: type, aux: _StaticPart, children: Any) -> Any:
-    target = object.__new__(cls)
+def _unflatten(cls: Any, aux: _StaticPart, children: Any) -> Any:
+    target: Any = object.__new__(cls)
     target.__dict__.update(aux.attrs)
     # A rebuilt target holds other arrays, so it must not share cached energies.
     target._energy_cache = {}

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 from tlkit.types import DegreeEnergy
@@ -61,7 +62,7 @@ def gaussian_kernels(
     """
     # Series of the exponent E(rho): s at odd powers, -(a+b)/2 at even powers >= 2.
     half = -(a + b) / 2.0
-    e = [None] + [s if m % 2 else half for m in range(1, k_max + 1)]
+    e: list[Any] = [None] + [s if m % 2 else half for m in range(1, k_max + 1)]
     f = [np.ones_like(s)]
     for m in range(1, k_max + 1):  # exp of a power series: m f_m = sum_j j e_j f_{m-j}
         acc = np.zeros_like(s)
