@@ -9,11 +9,16 @@ Public API::
 
 Importing tlkit enables JAX's 64-bit types (``jax_enable_x64``) so that float64
 is available on request; tlkit and its plugins always pass dtypes explicitly and
-work in float32 by default.
+work in float32 by default. It also sets JAX's default matrix-product precision to
+``highest``: on recent NVIDIA GPUs JAX otherwise computes float32 products in
+TensorFloat32 (a 10-bit mantissa), which spoils ridge solves on Gram matrices. The
+environment variable ``TLKIT_MATMUL_PRECISION`` (``highest``, ``high``,
+``tensorfloat32``, ``bfloat16`` or ``default``) overrides it; manifests record it.
 """
 
 from __future__ import annotations
 
+import os
 from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING, Any
 
@@ -21,6 +26,15 @@ import jax
 
 # Must happen before any array is created; components pass dtypes explicitly.
 jax.config.update("jax_enable_x64", True)
+
+#: values of TLKIT_MATMUL_PRECISION (JAX's names; "default" leaves JAX's own default)
+MATMUL_PRECISIONS = ("highest", "high", "tensorfloat32", "bfloat16", "default")
+_precision = os.environ.get("TLKIT_MATMUL_PRECISION", "highest").strip().lower()
+if _precision not in MATMUL_PRECISIONS:
+    raise ValueError(
+        f"TLKIT_MATMUL_PRECISION must be one of {', '.join(MATMUL_PRECISIONS)}, got {_precision!r}"
+    )
+jax.config.update("jax_default_matmul_precision", None if _precision == "default" else _precision)
 
 from tlkit import types  # noqa: E402
 from tlkit.hookspecs import hookimpl  # noqa: E402

@@ -35,8 +35,18 @@ _CORE_DISTRIBUTIONS = ("tlkit", "jax", "jaxlib", "flax", "orbax-checkpoint", "nu
 
 
 def environment_versions(extra: dict[str, str] | None = None) -> dict[str, str]:
-    """Versions of tlkit, its numerical stack and the given plugin distributions."""
-    out = {"python": platform.python_version()}
+    """Versions of tlkit, its numerical stack and the given plugin distributions.
+
+    Also JAX's default matrix-product precision, which decides what float32 means on
+    a GPU.
+    """
+    import jax
+
+    out = {
+        "python": platform.python_version(),
+        # float32 products on GPU depend on it (see tlkit/__init__.py)
+        "jax_matmul_precision": str(jax.config.jax_default_matmul_precision or "default"),
+    }
     for dist in _CORE_DISTRIBUTIONS:
         try:
             out[dist] = version(dist)

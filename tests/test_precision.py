@@ -1,0 +1,54 @@
+"""What float32 means: tlkit asks JAX for full-precision matrix products everywhere."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import jax
+import pytest
+import tlkit
+from fakes import fake_config
+
+
+def _precision_in_fresh_process(value: str | None) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if k != "TLKIT_MATMUL_PRECISION"}
+    if value is not None:
+        env["TLKIT_MATMUL_PRECISION"] = value
+    code = "import jax, tlkit; print(jax.config.jax_default_matmul_precision)"
+    return subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=False
+    )
+
+
+def test_import_sets_highest_precision_and_manifests_record_it(host, tmp_path):
+    assert jax.config.jax_default_matmul_precision == "highest"
+    tlkit.train(fake_config(), host=host, out=tmp_path / "r")
+    manifest = json.loads((tmp_path / "r" / "manifest.json").read_text())
+    assert manifest["versions"]["jax_matmul_precision"] == "highest"
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (None, "highest"),
+        ("tensorfloat32", "tensorfloat32"),
+        (" High ", "high"),
+        ("default", "None"),
+    ],
+)
+def test_environment_variable_overrides(value, expected):
+    result = _precision_in_fresh_process(value)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == expected
+
+
+def test_bad_environment_variable_names_the_choices():
+    result = _precision_in_fresh_process("fp8")
+    assert result.returncode != 0
+    assert result.stderr.strip().splitlines()[-1] == (
+        "ValueError: TLKIT_MATMUL_PRECISION must be one of highest, high, tensorfloat32, "
+        "bfloat16, default, got 'fp8'"
+    )
