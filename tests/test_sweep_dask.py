@@ -101,3 +101,36 @@ def test_spawn_is_forced_for_local_workers():
         assert set(methods.values()) == {"spawn"}
     finally:
         executor.close()
+
+
+def _worker_gpu_env(dask_worker):
+    env = os.environ
+    return (
+        dask_worker.name,
+        env.get("CUDA_VISIBLE_DEVICES"),
+        env.get("XLA_PYTHON_CLIENT_PREALLOCATE"),
+    )
+
+
+def test_gpu_workers_each_see_their_gpu():
+    # Run on CPU: the variables are what a GPU machine's JAX would read at start-up.
+    executor = DaskExecutor(host_spec=HOST_SPEC, workers=3, gpus=["0", "1"])
+    try:
+        seen = sorted(executor.client.run(_worker_gpu_env).values())
+    finally:
+        executor.close()
+    # GPU 0 is shared by workers 0 and 2, so they allocate on demand; worker 1 has GPU 1
+    assert seen == [
+        ("gpu-worker-0", "0", "false"),
+        ("gpu-worker-1", "1", None),
+        ("gpu-worker-2", "0", "false"),
+    ]
+
+
+def test_gpu_workers_default_to_one_per_id():
+    executor = DaskExecutor(host_spec=HOST_SPEC, gpus=["3", "5"])
+    try:
+        seen = sorted(executor.client.run(_worker_gpu_env).values())
+    finally:
+        executor.close()
+    assert seen == [("gpu-worker-0", "3", None), ("gpu-worker-1", "5", None)]

@@ -70,6 +70,13 @@ def sweep_command(
     """Run (or resume) the grid of runs in CONFIG (TOML) into DIR."""
     from tlkit.sweeps import sweep
 
+    if gpus and executor == "dask":
+        import jax
+
+        # The GPUs belong to the workers: this process only plans and combines, and a
+        # GPU backend here would take 75 % of a GPU's memory that a worker then lacks.
+        jax.config.update("jax_platforms", "cpu")
+
     result = sweep(
         config,
         out,
