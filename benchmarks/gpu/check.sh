@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# The prepared GPU check (issues 4, 6 and 7), one call on a lent GPU machine.
+#
+# The device image's python3 (3.12) already holds jax with CUDA, flax, optax,
+# orbax-checkpoint, xarray, h5py, pluggy, click, rich and matplotlib; the few pure-Python
+# packages it lacks travel as wheels, and so do tlkit and its plugins (built here: the
+# machine cannot fetch a build backend). Before the call, here, at the commit to check:
+#
+#   echo /.whl/ >> .git/info/exclude; rm -rf .whl
+#   python3 -m pip download --no-deps --only-binary=:all: --python-version 3.12 \
+#       --implementation cp --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 \
+#       --platform manylinux2014_x86_64 -d .whl -r benchmarks/gpu/wheels.txt
+#   .venv/bin/pip wheel -q --no-deps -w .whl . plugins/tlkit-targets plugins/tlkit-nets \
+#       plugins/tlkit-probes
+#
+# then one device call: command "bash benchmarks/gpu/check.sh", carry [".whl"],
+# timeout_s 540. Every step has its own time limit, so one slow step cannot eat the
+# others; the whole log is also written to $OUT/check.log. On a machine without a GPU
+# the script runs too (JAX falls back to the CPU), which is how it was tried.
+set -uo pipefail
+OUT=${OUT:-/tmp/tlkit-gpu-check}
+WORK=$(mktemp -d)
+mkdir -p "$OUT"
+export PYTHONUNBUFFERED=1
+PY=${PY:-python3}
+exec > >(tee "$OUT/check.log") 2>&1
+
+step() { echo; echo "=== $1 ($(date +%T))"; }
+
+step "machine"
+nvidia-smi -L 2>/dev/null || echo "no nvidia-smi"
+$PY --version
+
+step "install the carried wheels (nothing from the network)"
+ls .whl/tlkit-*.whl >/dev/null 2>&1 || { echo "no tlkit wheel in .whl: see the header"; exit 1; }
+$PY -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
+    --target /tmp/tlkit-site .whl/*.whl || exit 1
+export PYTHONPATH=/tmp/tlkit-site
+TLKIT="$PY -m tlkit"
+$PY -c "import jax, tlkit; print('jax', jax.__version__, jax.devices(), 'matmul precision', jax.config.jax_default_matmul_precision)"
+
+step "tests that hold numerics to NumPy references, on this device (limit 240 s)"
+timeout 240 $PY -m pytest -q -x -p no:cacheprovider plugins/tlkit-nets tests/test_kernels.py \
+    tests/test_ridge.py tests/test_sampling.py tests/test_precision.py 2>&1 | tail -15
+
+step "8 seeds vmapped vs looped, full size (issue 4 target >= 3x; limit 150 s)"
+timeout 150 $PY benchmarks/bench_vmap_seeds.py
+
+step "Algorithm 1 end to end vs NumPy, full size (limit 150 s)"
+timeout 150 $PY benchmarks/bench_algorithm1.py
+
+step "sweep: local executor vs Dask with one GPU per worker (issue 6; limit 200 s)"
+$TLKIT reproduce quadratic-d16 --small --show-config > "$WORK/sweep.toml"
+( time timeout 100 $TLKIT sweep "$WORK/sweep.toml" --out "$WORK/local" --quiet ) 2>&1 \
+    | grep -E "cells:|failed|^real"
+( time timeout 100 $TLKIT sweep "$WORK/sweep.toml" --out "$WORK/dask" --quiet \
+    --executor dask --gpus 0 ) 2>&1 | grep -E "cells:|failed|^real"
+$PY - "$WORK" <<'EOF'
+import sys
+
+import numpy as np
+from tlkit.results import open_results
+
+work = sys.argv[1]
+local, dask = (open_results(f"{work}/{name}/results.nc") for name in ("local", "dask"))
+# Dask workers run BLAS single-threaded, so LAPACK rounds differently: equal to ~1e-4
+for name in ("test_normalized_mse", "feature_corr"):
+    if name in local:
+        a, b = local[name].values, dask[name].values
+        diff = np.nanmax(np.abs(a - b) / np.maximum(np.abs(a), 1e-12))
+        print(f"{name}: local vs dask-gpu, max relative difference {diff:.1e}")
+EOF
+
+step "done"
+cp "$WORK/local/"*.png "$OUT/" 2>/dev/null || true
