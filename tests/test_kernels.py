@@ -87,3 +87,25 @@ def test_blocked_gram_equals_one_block() -> None:
 def test_float32_inputs_stay_float32() -> None:
     X = jnp.asarray(_points(), dtype=jnp.float32)
     assert random_feature_kernel("abs")(X, X).dtype == jnp.float32
+
+
+def test_float32_arccos_arcsin_within_float32_rounding_and_float64_exact():
+    from tlkit.numerics.kernels import arccos, arcsin
+
+    grid = np.concatenate(
+        [np.linspace(-1, 1, 200_001), 1 - np.logspace(-7, -1, 50), -1 + np.logspace(-7, -1, 50)]
+    )
+    x32 = jnp.asarray(grid, dtype=jnp.float32)
+    exact = np.asarray(x32, np.float64)  # the float32 inputs, evaluated in float64
+    for ours, numpy_fn, jax_fn in (
+        (arccos, np.arccos, jnp.arccos),
+        (arcsin, np.arcsin, jnp.arcsin),
+    ):
+        err_ours = np.max(np.abs(np.asarray(ours(x32), np.float64) - numpy_fn(exact)))
+        err_jax = np.max(np.abs(np.asarray(jax_fn(x32), np.float64) - numpy_fn(exact)))
+        # a few float32 rounding steps at pi/2 (jax's own: ~2e-7)
+        assert err_ours < 5e-7 and err_jax < 5e-7, (ours.__name__, err_ours, err_jax)
+        x64 = jnp.asarray(grid, dtype=jnp.float64)
+        np.testing.assert_allclose(np.asarray(ours(x64)), numpy_fn(grid), rtol=0, atol=1e-15)
+    assert float(arccos(jnp.float32(1.0))) == 0.0
+    assert float(arccos(jnp.float32(-1.0))) == pytest.approx(np.pi, abs=3e-7)

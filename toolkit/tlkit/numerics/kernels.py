@@ -40,26 +40,65 @@ def _norms_and_cosine(X: Array, Y: Array) -> tuple[Array, Array, Array]:
     return nx / math.sqrt(d), ny / math.sqrt(d), rho
 
 
+# Abramowitz & Stegun 4.4.46: arccos x = sqrt(1 - x) * sum_k a_k x^k on [0, 1],
+# |error| <= 2e-8, i.e. below float32 rounding.
+_ACOS_COEFFS = (
+    1.5707963050,
+    -0.2145988016,
+    0.0889789874,
+    -0.0501743046,
+    0.0308918810,
+    -0.0170881256,
+    0.0066700901,
+    -0.0012624911,
+)
+
+
+def arccos(x: Array) -> Array:
+    """arccos on [-1, 1]; in float32 a polynomial, within 4e-7 of the exact value.
+
+    XLA's float32 arccos/arcsin on CPU cost ~20 times a kernel entry's dot product and
+    made the infinite-width kernels 10x slower; the polynomial needs one sqrt, and its
+    error is a few float32 rounding steps (``jnp.arccos``/``arcsin``: ~2e-7; tested).
+    Other dtypes (float64) use ``jnp.arccos``: 2e-8 would be a visible error there.
+    """
+    if x.dtype != jnp.float32:
+        return jnp.arccos(x)
+    a = jnp.abs(x)
+    p = jnp.full_like(a, _ACOS_COEFFS[-1])
+    for c in _ACOS_COEFFS[-2::-1]:
+        p = p * a + c
+    acos_abs = jnp.sqrt(jnp.maximum(1 - a, 0)) * p
+    return jnp.where(x < 0, math.pi - acos_abs, acos_abs)
+
+
+def arcsin(x: Array) -> Array:
+    """arcsin on [-1, 1], through :func:`arccos` (fast in float32, exact in float64)."""
+    if x.dtype != jnp.float32:
+        return jnp.arcsin(x)
+    return math.pi / 2 - arccos(x)
+
+
 def _relu_nngp(s: Array, t: Array, rho: Array) -> Array:
-    theta = jnp.arccos(rho)
+    theta = arccos(rho)
     st = s[:, None] * t[None, :]
     return st * (jnp.sqrt(1 - rho**2) + (math.pi - theta) * rho) / (2 * math.pi)
 
 
 def _relu_derivative(s: Array, t: Array, rho: Array) -> Array:
-    return (math.pi - jnp.arccos(rho)) / (2 * math.pi) + 0 * s[:, None] * t[None, :]
+    return (math.pi - arccos(rho)) / (2 * math.pi) + 0 * s[:, None] * t[None, :]
 
 
 def _abs_nngp(s: Array, t: Array, rho: Array) -> Array:
     # E|su||tu'| = (2/pi) s t (sqrt(1-ρ²) + ρ asin ρ);  E|su| = s sqrt(2/pi)
     c2 = 2.0 / math.pi
     st = s[:, None] * t[None, :]
-    e_abs_abs = c2 * st * (jnp.sqrt(1 - rho**2) + rho * jnp.arcsin(rho))
+    e_abs_abs = c2 * st * (jnp.sqrt(1 - rho**2) + rho * arcsin(rho))
     return e_abs_abs - c2 * (s[:, None] + t[None, :]) + c2
 
 
 def _abs_derivative(s: Array, t: Array, rho: Array) -> Array:
-    return (2.0 / math.pi) * jnp.arcsin(rho) + 0 * s[:, None] * t[None, :]
+    return (2.0 / math.pi) * arcsin(rho) + 0 * s[:, None] * t[None, :]
 
 
 def _identity_nngp(s: Array, t: Array, rho: Array) -> Array:
