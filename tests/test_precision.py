@@ -13,10 +13,15 @@ import tlkit
 from fakes import fake_config
 
 
-def _precision_in_fresh_process(value: str | None) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if k != "TLKIT_MATMUL_PRECISION"}
+def _precision_in_fresh_process(
+    value: str | None, jax_value: str | None = None
+) -> subprocess.CompletedProcess:
+    names = ("TLKIT_MATMUL_PRECISION", "JAX_DEFAULT_MATMUL_PRECISION")
+    env = {k: v for k, v in os.environ.items() if k not in names}
     if value is not None:
         env["TLKIT_MATMUL_PRECISION"] = value
+    if jax_value is not None:
+        env["JAX_DEFAULT_MATMUL_PRECISION"] = jax_value
     code = "import jax, tlkit; print(jax.config.jax_default_matmul_precision)"
     return subprocess.run(
         [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=False
@@ -43,6 +48,11 @@ def test_environment_variable_overrides(value, expected):
     result = _precision_in_fresh_process(value)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == expected
+
+
+def test_a_users_jax_setting_wins_unless_tlkit_is_told():
+    assert _precision_in_fresh_process(None, "bfloat16").stdout.strip() == "bfloat16"
+    assert _precision_in_fresh_process("highest", "bfloat16").stdout.strip() == "highest"
 
 
 def test_bad_environment_variable_names_the_choices():

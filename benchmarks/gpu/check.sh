@@ -14,9 +14,10 @@
 #       plugins/tlkit-probes
 #
 # then one device call: command "bash benchmarks/gpu/check.sh", carry [".whl"],
-# timeout_s 540. Every step has its own time limit, so one slow step cannot eat the
-# others; the whole log is also written to $OUT/check.log. On a machine without a GPU
-# the script runs too (JAX falls back to the CPU), which is how it was tried.
+# timeout_s 560. Every step has its own time limit (together 490 s, within the call's
+# limit), so one slow step cannot eat the others; the whole log is also written to
+# $OUT/check.log, and the exit status counts the failed steps. On a machine without a
+# GPU the script runs too (JAX falls back to the CPU), which is how it was tried.
 set -uo pipefail
 OUT=${OUT:-/tmp/tlkit-gpu-check}
 WORK=$(mktemp -d)
@@ -24,8 +25,10 @@ mkdir -p "$OUT"
 export PYTHONUNBUFFERED=1
 PY=${PY:-python3}
 exec > >(tee "$OUT/check.log") 2>&1
+FAILED=0
 
 step() { echo; echo "=== $1 ($(date +%T))"; }
+check() { "$@" || { echo "!!! failed (status $?): $*"; FAILED=$((FAILED + 1)); }; }
 
 step "machine"
 nvidia-smi -L 2>/dev/null || echo "no nvidia-smi"
@@ -39,23 +42,22 @@ export PYTHONPATH=/tmp/tlkit-site
 TLKIT="$PY -m tlkit"
 $PY -c "import jax, tlkit; print('jax', jax.__version__, jax.devices(), 'matmul precision', jax.config.jax_default_matmul_precision)"
 
-step "tests that hold numerics to NumPy references, on this device (limit 240 s)"
-timeout 240 $PY -m pytest -q -x -p no:cacheprovider plugins/tlkit-nets tests/test_kernels.py \
-    tests/test_ridge.py tests/test_sampling.py tests/test_precision.py 2>&1 | tail -15
+step "tests that hold numerics to NumPy references, on this device (limit 150 s)"
+check timeout 150 $PY -m pytest -q -x -p no:cacheprovider plugins/tlkit-nets \
+    tests/test_kernels.py tests/test_ridge.py tests/test_sampling.py tests/test_precision.py
 
-step "8 seeds vmapped vs looped, full size (issue 4 target >= 3x; limit 150 s)"
-timeout 150 $PY benchmarks/bench_vmap_seeds.py
+step "8 seeds vmapped vs looped, full size (issue 4 target >= 3x; limit 90 s)"
+check timeout 90 $PY benchmarks/bench_vmap_seeds.py
 
-step "Algorithm 1 end to end vs NumPy, full size (limit 150 s)"
-timeout 150 $PY benchmarks/bench_algorithm1.py
+step "Algorithm 1 end to end vs NumPy, full size (limit 90 s)"
+check timeout 90 $PY benchmarks/bench_algorithm1.py
 
-step "sweep: local executor vs Dask with one GPU per worker (issue 6; limit 200 s)"
-$TLKIT reproduce quadratic-d16 --small --show-config > "$WORK/sweep.toml"
-( time timeout 100 $TLKIT sweep "$WORK/sweep.toml" --out "$WORK/local" --quiet ) 2>&1 \
-    | grep -E "cells:|failed|^real"
-( time timeout 100 $TLKIT sweep "$WORK/sweep.toml" --out "$WORK/dask" --quiet \
-    --executor dask --gpus 0 ) 2>&1 | grep -E "cells:|failed|^real"
-$PY - "$WORK" <<'EOF'
+step "sweep: local executor vs Dask with one GPU per worker (issue 6; limit 160 s)"
+check $TLKIT reproduce quadratic-d16 --small --show-config > "$WORK/sweep.toml"
+check timeout 70 $PY -m tlkit sweep "$WORK/sweep.toml" --out "$WORK/local" --quiet
+check timeout 90 $PY -m tlkit sweep "$WORK/sweep.toml" --out "$WORK/dask" --quiet \
+    --executor dask --gpus 0
+check $PY - "$WORK" <<'EOF'
 import sys
 
 import numpy as np
@@ -71,5 +73,7 @@ for name in ("test_normalized_mse", "feature_corr"):
         print(f"{name}: local vs dask-gpu, max relative difference {diff:.1e}")
 EOF
 
-step "done"
-cp "$WORK/local/"*.png "$OUT/" 2>/dev/null || true
+step "done: $FAILED step(s) failed"
+exec >&- 2>&-
+wait  # for tee to write the end of the log
+exit "$FAILED"

@@ -13,7 +13,8 @@ work in float32 by default. It also sets JAX's default matrix-product precision 
 ``highest``: on recent NVIDIA GPUs JAX otherwise computes float32 products in
 TensorFloat32 (a 10-bit mantissa), which spoils ridge solves on Gram matrices. The
 environment variable ``TLKIT_MATMUL_PRECISION`` (``highest``, ``high``,
-``tensorfloat32``, ``bfloat16`` or ``default``) overrides it; manifests record it.
+``tensorfloat32``, ``bfloat16`` or ``default``) overrides it, and so does JAX's own
+``JAX_DEFAULT_MATMUL_PRECISION`` when tlkit's is unset; manifests record the value.
 """
 
 from __future__ import annotations
@@ -29,12 +30,19 @@ jax.config.update("jax_enable_x64", True)
 
 #: values of TLKIT_MATMUL_PRECISION (JAX's names; "default" leaves JAX's own default)
 MATMUL_PRECISIONS = ("highest", "high", "tensorfloat32", "bfloat16", "default")
-_precision = os.environ.get("TLKIT_MATMUL_PRECISION", "highest").strip().lower()
-if _precision not in MATMUL_PRECISIONS:
-    raise ValueError(
-        f"TLKIT_MATMUL_PRECISION must be one of {', '.join(MATMUL_PRECISIONS)}, got {_precision!r}"
+_precision = os.environ.get("TLKIT_MATMUL_PRECISION")
+if _precision is not None:
+    _precision = _precision.strip().lower()
+    if _precision not in MATMUL_PRECISIONS:
+        raise ValueError(
+            f"TLKIT_MATMUL_PRECISION must be one of {', '.join(MATMUL_PRECISIONS)}, "
+            f"got {_precision!r}"
+        )
+    jax.config.update(
+        "jax_default_matmul_precision", None if _precision == "default" else _precision
     )
-jax.config.update("jax_default_matmul_precision", None if _precision == "default" else _precision)
+elif "JAX_DEFAULT_MATMUL_PRECISION" not in os.environ:  # a user's JAX setting wins
+    jax.config.update("jax_default_matmul_precision", "highest")
 
 from tlkit import types  # noqa: E402
 from tlkit.hookspecs import hookimpl  # noqa: E402

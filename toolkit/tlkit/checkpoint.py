@@ -42,11 +42,9 @@ def environment_versions(extra: dict[str, str] | None = None) -> dict[str, str]:
     """
     import jax
 
-    out = {
-        "python": platform.python_version(),
-        # float32 products on GPU depend on it (see tlkit/__init__.py)
-        "jax_matmul_precision": str(jax.config.jax_default_matmul_precision or "default"),
-    }
+    # float32 products on a GPU depend on it (see tlkit/__init__.py)
+    precision = jax.config.jax_default_matmul_precision  # type: ignore[attr-defined]
+    out = {"python": platform.python_version(), "jax_matmul_precision": str(precision or "default")}
     for dist in _CORE_DISTRIBUTIONS:
         try:
             out[dist] = version(dist)

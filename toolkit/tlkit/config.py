@@ -75,7 +75,8 @@ class RunConfig:
             ``n_train`` points. An integer ``B``: it is drawn as independent blocks of
             ``B`` points, block ``i`` from its own key (:mod:`tlkit.sampling`), so a
             streaming trainer (``layer-wise`` with finite ``m2``) holds one block of D1
-            at a time and its memory does not grow with ``n_train``. Same
+            at a time: its stage-1 memory does not grow with ``n_train`` (D2 is still
+            held; with ``n2`` fixed, nothing grows). Same
             distribution, different draw: results differ from the default mode by
             sampling noise only.
     """

@@ -268,7 +268,10 @@ def _gpu_cluster(n: int, gpus: list[str]) -> Any:
     from distributed import Nanny, Scheduler, SpecCluster
 
     workers = {
-        f"gpu-worker-{i}": {"cls": Nanny, "options": {"nthreads": 1, "env": env}}
+        f"gpu-worker-{i}": {
+            "cls": Nanny,
+            "options": {"nthreads": 1, "env": env, "silence_logs": 40},
+        }
         for i, env in enumerate(gpu_worker_env(n, gpus))
     }
     scheduler = {"cls": Scheduler, "options": {"dashboard_address": None}}

@@ -187,6 +187,10 @@ class TrainData:
         self._X, self._y = X, y
         self.X_val, self.y_val, self.key, self.blocks = X_val, y_val, key, blocks
 
+    def __repr__(self) -> str:
+        drawn = f"blocks of {self.blocks.block_size}" if self.blocks is not None else "one draw"
+        return f"TrainData(n_train={self.n_train}, n_val={self.X_val.shape[0]}, {drawn})"
+
     @property
     def n_train(self) -> int:
         """Number of training points (without materializing a block-drawn split)."""

@@ -40,43 +40,46 @@ def _norms_and_cosine(X: Array, Y: Array) -> tuple[Array, Array, Array]:
     return nx / math.sqrt(d), ny / math.sqrt(d), rho
 
 
-# Abramowitz & Stegun 4.4.46: arccos x = sqrt(1 - x) * sum_k a_k x^k on [0, 1],
-# |error| <= 2e-8, i.e. below float32 rounding.
-_ACOS_COEFFS = (
-    1.5707963050,
-    -0.2145988016,
-    0.0889789874,
-    -0.0501743046,
-    0.0308918810,
-    -0.0170881256,
-    0.0066700901,
-    -0.0012624911,
-)
+# Cephes' asinf: asin y = y + y^3 P(y^2) for |y| <= 1/2 (relative error ~2.5e-7), and
+# the half-angle identities acos a = 2 asin(sqrt((1 - a)/2)), asin a = pi/2 - acos a
+# beyond 1/2, so neither function cancels near 0 or near 1.
+_ASIN_COEFFS = (4.2163199048e-2, 2.4181311049e-2, 4.5470025998e-2, 7.4953002686e-2, 1.6666752422e-1)
+
+
+def _asin_acos_abs(a: Array) -> tuple[Array, Array]:
+    """(asin a, acos a) for ``a`` in [0, 1], float32, one square root and one polynomial."""
+    big = a > 0.5
+    y = jnp.where(big, jnp.sqrt(jnp.maximum(0.5 * (1 - a), 0)), a)
+    z = y * y
+    p = jnp.full_like(z, _ASIN_COEFFS[0])
+    for c in _ASIN_COEFFS[1:]:
+        p = p * z + c
+    asin_y = y + y * z * p
+    acos_a = jnp.where(big, 2 * asin_y, math.pi / 2 - asin_y)
+    asin_a = jnp.where(big, math.pi / 2 - 2 * asin_y, asin_y)
+    return asin_a, acos_a
 
 
 def arccos(x: Array) -> Array:
-    """arccos on [-1, 1]; in float32 a polynomial, within 4e-7 of the exact value.
+    """arccos on [-1, 1]; in float32 a polynomial (Cephes), to float32 rounding.
 
     XLA's float32 arccos/arcsin on CPU cost ~20 times a kernel entry's dot product and
-    made the infinite-width kernels 10x slower; the polynomial needs one sqrt, and its
-    error is a few float32 rounding steps (``jnp.arccos``/``arcsin``: ~2e-7; tested).
-    Other dtypes (float64) use ``jnp.arccos``: 2e-8 would be a visible error there.
+    made the infinite-width kernels 10x slower; this needs one sqrt and a degree-4
+    polynomial, with errors of a few float32 rounding steps (tested against NumPy).
+    Other dtypes (float64) use ``jnp.arccos``.
     """
     if x.dtype != jnp.float32:
         return jnp.arccos(x)
-    a = jnp.abs(x)
-    p = jnp.full_like(a, _ACOS_COEFFS[-1])
-    for c in _ACOS_COEFFS[-2::-1]:
-        p = p * a + c
-    acos_abs = jnp.sqrt(jnp.maximum(1 - a, 0)) * p
+    _, acos_abs = _asin_acos_abs(jnp.abs(x))
     return jnp.where(x < 0, math.pi - acos_abs, acos_abs)
 
 
 def arcsin(x: Array) -> Array:
-    """arcsin on [-1, 1], through :func:`arccos` (fast in float32, exact in float64)."""
+    """arcsin on [-1, 1]; fast in float32 like :func:`arccos`, ``jnp.arcsin`` otherwise."""
     if x.dtype != jnp.float32:
         return jnp.arcsin(x)
-    return math.pi / 2 - arccos(x)
+    asin_abs, _ = _asin_acos_abs(jnp.abs(x))
+    return jnp.copysign(asin_abs, x)
 
 
 def _relu_nngp(s: Array, t: Array, rho: Array) -> Array:

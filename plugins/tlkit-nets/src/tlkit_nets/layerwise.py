@@ -169,6 +169,8 @@ def streamed_directions(
         ``(seeds, m2)``.
     """
     size = sources[0].block_size
+    if any(src.block_size != size or src.n != sources[0].n for src in sources):
+        raise ValueError("seeds of one vmapped fit need training splits of one block size")
     total = None
     for parts in zip(*(src.chunks(0, cfg.n1) for src in sources), strict=True):
         rows = int(parts[0][0].shape[0])
@@ -410,19 +412,22 @@ class LayerWise(SeedBatchedTrainer):
                 else jax.device_put(np.zeros((len(models), 0), dtype=models[0].dtype)),
             )
             outs = unstack_seeds(out, len(models))
+        # D1 is the support of an infinite-width network; nothing else is kept
+        supports = [split[0] for split in splits]
         del splits
         reports = []
-        for model, dt, out in zip(models, datas, outs, strict=True):
-            reports.append(self._finish(model, dt, out, cfg, on_stage))
+        for model, out, support in zip(models, outs, supports, strict=True):
+            reports.append(self._finish(model, out, cfg, on_stage, streamed, support))
         return reports
 
     def _finish(
         self,
         model: ThreeLayer,
-        data: TrainData,
         out: dict[str, np.ndarray],
         cfg: _Config,
         on_stage: Callable[[StageReport], None],
+        streamed: bool,
+        support: Array,
     ) -> FitReport:
         o = self.options
         choices = {
@@ -435,11 +440,7 @@ class LayerWise(SeedBatchedTrainer):
             "n1": cfg.n1,
             "n2": cfg.n2,
             "split": "D1 = first n1 training points, D2 = next n2",
-            "stage1_data": (
-                "streamed block by block"
-                if data.blocks is not None and not model.infinite and o["stage1"] == "streamed"
-                else "in memory"
-            ),
+            "stage1_data": "streamed block by block" if streamed else "in memory",
             "inner_width": "infinite (closed-form kernel)" if model.infinite else model.m2,
             "loss": "(1/(2 n1)) sum (f - y)^2",
         }
@@ -477,14 +478,14 @@ class LayerWise(SeedBatchedTrainer):
             "train_mse_d2": float(out["train_mse"]),
             "val_grid_nonfinite": int((~finite).sum()),
         }
-        self._write(model, out, cfg, data)
+        self._write(model, out, cfg, support)
         stage2 = StageReport("stage2", info=json_numbers(info2))
         on_stage(stage1)
         on_stage(stage2)
         return FitReport(status="ok", stages=[stage1, stage2], choices=choices)
 
     def _write(
-        self, model: ThreeLayer, out: dict[str, np.ndarray], cfg: _Config, data: TrainData
+        self, model: ThreeLayer, out: dict[str, np.ndarray], cfg: _Config, support: Array
     ) -> None:
         dtype = model.dtype
         slope = jnp.asarray(out["slope"], dtype=dtype)
@@ -493,7 +494,7 @@ class LayerWise(SeedBatchedTrainer):
         model.b[...] = jnp.asarray(out["b"], dtype=dtype)
         model.a[...] = jnp.asarray(out["a"], dtype=dtype)
         if model.infinite:
-            model.support_X.set_value(jnp.asarray(_split_rows(data, cfg, True)[0], dtype=dtype))
+            model.support_X.set_value(jnp.asarray(support, dtype=dtype))
             model.support_coef.set_value(jnp.asarray(out["r_over_n1"], dtype=dtype))
         else:
             assert model.m2 is not None
