@@ -57,6 +57,8 @@ def lint(session: nox.Session) -> None:
     session.install(*extras("lint"))
     session.run("ruff", "check", "toolkit", "plugins", "tests", "benchmarks", "noxfile.py")
     session.run("ruff", "format", "--check", "toolkit", "plugins", "tests", "benchmarks")
+    # the code blocks of the README, the docs pages and the notebooks
+    session.run("ruff", "format", "--check", "README.md", "docs")
 
 
 @nox.session
