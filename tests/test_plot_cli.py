@@ -73,8 +73,11 @@ def results_file(tmp_path):
 
 def test_plot_grid_draws_median_and_band_per_curve():
     ds = sweep_like()
-    fig = plot_grid(ds, ["feature_corr", "test_normalized_mse"], col="d")
+    fig = plot_grid(ds, ["feature_corr", "test_normalized_mse"], col="d", title="the figure")
     assert len(fig.axes) == 2 * len(D_VALUES)
+    # the figure's title stays the one given (a panel title once overwrote it)
+    assert fig._suptitle.get_text() == "the figure"
+    assert fig.axes[-1].get_title().endswith(f"d = {D_VALUES[-1]}")
     ax = fig.axes[1]  # feature_corr, d = 16
     lines = {line.get_label(): line for line in ax.get_lines()}
     assert set(lines) == {"two-layer", "three-layer"}  # empty arch/trainer pairs left out

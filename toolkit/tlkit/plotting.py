@@ -169,10 +169,10 @@ def plot_grid(
             ax.set_xlabel(x)
             ax.set_ylabel(metric)
             long_name = str(ds[metric].attrs.get("long_name", ""))
-            title = textwrap.fill(long_name, 48) if long_name else metric
+            panel_title = textwrap.fill(long_name, 48) if long_name else metric
             if col is not None:
-                title = f"{title}\n{col} = {col_value}"
-            ax.set_title(title, fontsize=9)
+                panel_title = f"{panel_title}\n{col} = {col_value}"
+            ax.set_title(panel_title, fontsize=9)
             ax.grid(True, alpha=0.3)
             if ax.get_legend_handles_labels()[0]:
                 ax.legend(title=hue, fontsize="small")
