@@ -114,6 +114,7 @@ def test_learning_rate_grid_skips_diverged_values(stages: list) -> None:
     )
     assert report.status == "ok" and stages[0].info["lr"] == 1e-3
     assert stages[0].info["lr_grid_diverged"] == 1
+    assert stages[0].info["lr_at_grid_edge"] == "lowest"
 
 
 def test_parameter_errors() -> None:

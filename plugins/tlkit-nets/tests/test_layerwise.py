@@ -44,6 +44,9 @@ def test_fit_reports_and_curves(stages: list) -> None:
     assert stages[0].info["step_size"] == GRID["step_sizes"][best[0]]
     assert stages[1].info["ridge"] == GRID["ridges"][best[1]]
     assert stages[1].info["val_mse"] == pytest.approx(np.min(curve.values))
+    edges = {0: "lowest", 2: "highest"}
+    assert stages[0].info["step_size_at_grid_edge"] == edges.get(int(best[0]))
+    assert stages[1].info["ridge_at_grid_edge"] == edges.get(int(best[1]))
     assert report.choices["n1"] == 128 and report.choices["n2"] == 128
     assert report.choices["stage1"] == "streamed"
 
@@ -271,3 +274,11 @@ def test_feature_recovery_improves_with_n() -> None:
         mse.append(float(jnp.mean((model(Xt) - yt) ** 2) / jnp.var(yt)))
     assert corr[1] > corr[0] and corr[1] > 0.9
     assert mse[1] < mse[0]
+
+
+def test_grid_edge_flags_the_ends_of_unordered_grids() -> None:
+    from tlkit_nets.grids import grid_edge
+
+    grid = [0.1, 1e-3, 10.0, 1.0]
+    assert [grid_edge(grid, i) for i in range(4)] == [None, "lowest", "highest", None]
+    assert grid_edge([0.5], 0) is None  # nothing was chosen

@@ -39,6 +39,7 @@ from tlkit.types import FitReport, ProbeOutput, StageReport, TrainData
 
 from tlkit_nets._checks import choice, positive_float, positive_grid, positive_int
 from tlkit_nets.batching import SeedBatchedTrainer, stack_seeds, unstack_seeds
+from tlkit_nets.grids import grid_edge
 from tlkit_nets.three_layer import ThreeLayer, three_layer
 from tlkit_nets.two_layer import TwoLayer
 
@@ -266,6 +267,7 @@ class Joint(SeedBatchedTrainer):
         if finite:
             info = {
                 "lr": cfg.lrs[best],
+                "lr_at_grid_edge": grid_edge(cfg.lrs, best),
                 "val_mse": float(val[-1]),
                 "train_mse": float(train[-1]),
                 "lr_grid_diverged": int((~np.isfinite(val_curves[:, -1])).sum()),

@@ -54,6 +54,7 @@ from tlkit_nets.features import (
     feature_values,
     kernel_feature_values,
 )
+from tlkit_nets.grids import grid_edge
 from tlkit_nets.stage2 import Stage2Spec, fit_output_weights, validation_mse
 from tlkit_nets.three_layer import ThreeLayer
 
@@ -452,6 +453,7 @@ class LayerWise(SeedBatchedTrainer):
             "phi_mean": float(out["phi_mean"]),
             "phi_std": float(out["phi_std"]),
             "step_size": step,
+            "step_size_at_grid_edge": grid_edge(cfg.step_sizes, int(out["i_step"])),
         }
         if o["feature_form"] == "literal":
             # η (slope units) and the raw step η1 = η m1 / m2 actually applied to W
@@ -473,6 +475,7 @@ class LayerWise(SeedBatchedTrainer):
             return FitReport(status="failed", reason=reason, stages=[stage1], choices=choices)
         info2 = {
             "ridge": float(o["ridges"][int(out["i_ridge"])]),
+            "ridge_at_grid_edge": grid_edge(o["ridges"], int(out["i_ridge"])),
             "ridge_abs": float(out["ridge_abs"]),
             "val_mse": float(val[int(out["i_step"]), int(out["i_ridge"])]),
             "train_mse_d2": float(out["train_mse"]),

@@ -33,6 +33,7 @@ from tlkit_nets._checks import (
     positive_int,
 )
 from tlkit_nets.batching import SeedBatchedTrainer, stack_seeds, unstack_seeds
+from tlkit_nets.grids import grid_edge
 from tlkit_nets.layerwise import DEFAULT_RIDGES, json_numbers, split_sizes
 from tlkit_nets.stage2 import Stage2Spec, fit_output_weights, validation_mse
 from tlkit_nets.two_layer import TwoLayer
@@ -203,7 +204,13 @@ class OneStep(SeedBatchedTrainer):
             reports.append(
                 StageReport(
                     "stage1",
-                    info=json_numbers({"step_size": step, "step_abs": step * float(out["unit"])}),
+                    info=json_numbers(
+                        {
+                            "step_size": step,
+                            "step_abs": step * float(out["unit"]),
+                            "step_size_at_grid_edge": grid_edge(cfg.step_sizes, int(out["i_step"])),
+                        }
+                    ),
                     curves={"val_mse": curve},
                 )
             )
@@ -213,6 +220,7 @@ class OneStep(SeedBatchedTrainer):
         if ok:
             info2 = {
                 "ridge": float(o["ridges"][int(out["i_ridge"])]),
+                "ridge_at_grid_edge": grid_edge(o["ridges"], int(out["i_ridge"])),
                 "ridge_abs": float(out["ridge_abs"]),
                 "val_mse": float(val[int(out["i_step"]), int(out["i_ridge"])]),
                 "train_mse_d2": float(out["train_mse"]),
