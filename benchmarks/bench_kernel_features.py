@@ -15,12 +15,12 @@ from __future__ import annotations
 import argparse
 import math
 import os
-import time
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import tlkit  # noqa: F401
+from bench_stage1 import best_time  # benchmarks/ is on sys.path when run as a script
 from tlkit.numerics import kernels
 from tlkit_nets.features import kernel_feature_values
 
@@ -40,16 +40,6 @@ def xla_kernel(name: str):
     return kernel
 
 
-def best_time(fn, repeats: int = 3) -> float:
-    fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--small", action="store_true", help="quick check at a small size")
@@ -67,7 +57,7 @@ def main() -> None:
         ):
             fn = jax.jit(lambda X, X1, r, k=kernel: kernel_feature_values(X, X1, r, k, batch))
             results[label] = np.asarray(fn(X, X, r), np.float64)
-            results[label + "_s"] = best_time(lambda fn=fn: fn(X, X, r).block_until_ready())
+            results[label + "_s"] = best_time(lambda fn=fn: fn(X, X, r).block_until_ready(), 3)
         diff = np.max(np.abs(results["tlkit"] - results["xla"])) / np.max(np.abs(results["xla"]))
         print(
             f"  {name:4s}  tlkit {n * n / results['tlkit_s'] / 1e6:6.0f} M pairs/s   "
