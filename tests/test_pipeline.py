@@ -134,3 +134,18 @@ def test_make_config_overrides():
 
     cfg = make_config(fake_config(), target_params={"d": 7}, seed=11)
     assert cfg.target.params == {"d": 7} and cfg.seed == 11
+
+
+def test_stage_info_scalars_are_results_variables(host, tmp_path):
+    cfg = fake_config(trainer={"name": "lstsq", "params": {"ridge": 0.5}})
+    run = tlkit.train(cfg, host=host, out=tmp_path / "r")
+    ds = run.results
+    assert float(ds["fit_lstsq_fit_ridge"].squeeze()) == 0.5
+    X, y = np.asarray(run.train_data().X), np.asarray(run.train_data().y)
+    mse = np.mean((np.asarray(run.model(X), np.float64) - y) ** 2)  # NumPy reference
+    np.testing.assert_allclose(float(ds["fit_lstsq_check_train_mse"].squeeze()), mse, rtol=1e-5)
+    assert ds["fit_lstsq_fit_ridge"].attrs["probe"] == "fit:lstsq:fit"
+    # kept through a saved run's re-analysis, and not counted as metrics
+    again = tlkit.analyze(tmp_path / "r", host=host)
+    assert float(again["fit_lstsq_fit_ridge"].squeeze()) == 0.5
+    assert "fit_lstsq_fit_ridge" not in ds.tlkit.metrics()

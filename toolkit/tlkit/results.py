@@ -7,8 +7,9 @@ Schema (documented in docs/results-schema.md):
   many runs combine into a grid with :func:`combine`.
 * Probe quantities are variables ``<probe>_<quantity>`` (``-`` in probe names
   becomes ``_``) with ``units``, ``long_name`` and ``probe`` attributes.
-* Training curves are ``fit_<name>``; ``fit_status`` (``"ok"``/``"failed"``) and
-  ``fit_reason`` say whether training succeeded.
+* Training curves are ``fit_<trainer>_<name>``; scalar stage info (e.g. the chosen
+  learning rate) is ``fit_<trainer>_<stage>_<key>``; ``fit_status``
+  (``"ok"``/``"failed"``) and ``fit_reason`` say whether training succeeded.
 * Dataset attributes are strings or numbers only: versions, the config and the
   resolved component parameters are stored as JSON strings.
 """
@@ -102,6 +103,20 @@ def label_run(
             variables[variable_name(f"fit_{trainer}", name)] = to_dataarray(
                 curve, f"fit:{trainer}:{stage.stage}"
             )
+    # Scalar stage info (chosen hyperparameters, grid-edge flags) is kept per run, so a
+    # sweep's results say what each run chose without its manifest.
+    for stage in run.fit.stages:
+        for key, value in stage.info.items():
+            if isinstance(value, bool):
+                value = int(value)
+            if not isinstance(value, int | float | str):
+                continue  # None (nothing to report) and nested values stay in the manifest
+            info = xr.DataArray(np.array(value, dtype=object if isinstance(value, str) else float))
+            info.attrs.update(
+                long_name=f"{key} reported by the {stage.stage} stage of {trainer}",
+                probe=f"fit:{trainer}:{stage.stage}",
+            )
+            variables[variable_name(f"fit_{trainer}_{stage.stage}", key)] = info
     variables["fit_status"] = xr.DataArray(np.array(run.fit.status, dtype=object))
     variables["fit_status"].attrs.update(long_name="training status (ok or failed)")
     variables["fit_reason"] = xr.DataArray(np.array(run.fit.reason or "", dtype=object))

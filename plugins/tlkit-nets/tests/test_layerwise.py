@@ -45,8 +45,8 @@ def test_fit_reports_and_curves(stages: list) -> None:
     assert stages[1].info["ridge"] == GRID["ridges"][best[1]]
     assert stages[1].info["val_mse"] == pytest.approx(np.min(curve.values))
     edges = {0: "lowest", 2: "highest"}
-    assert stages[0].info["step_size_at_grid_edge"] == edges.get(int(best[0]))
-    assert stages[1].info["ridge_at_grid_edge"] == edges.get(int(best[1]))
+    assert stages[0].info["step_size_at_grid_edge"] == edges.get(int(best[0]), "")
+    assert stages[1].info["ridge_at_grid_edge"] == edges.get(int(best[1]), "")
     assert report.choices["n1"] == 128 and report.choices["n2"] == 128
     assert report.choices["stage1"] == "streamed"
 
@@ -280,5 +280,5 @@ def test_grid_edge_flags_the_ends_of_unordered_grids() -> None:
     from tlkit_nets.grids import grid_edge
 
     grid = [0.1, 1e-3, 10.0, 1.0]
-    assert [grid_edge(grid, i) for i in range(4)] == [None, "lowest", "highest", None]
-    assert grid_edge([0.5], 0) is None  # nothing was chosen
+    assert [grid_edge(grid, i) for i in range(4)] == ["", "lowest", "highest", ""]
+    assert grid_edge([0.5], 0) == ""  # nothing was chosen

@@ -10,15 +10,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 
-def grid_edge(grid: Sequence[float], index: int) -> str | None:
+def grid_edge(grid: Sequence[float], index: int) -> str:
     """``"lowest"`` or ``"highest"`` when ``grid[index]`` is the grid's smallest or largest
-    value, ``None`` when it lies inside or when there was nothing to choose (one value).
+    value, ``""`` when it lies inside or when there was nothing to choose (one value).
     """
     if len(grid) < 2:
-        return None
+        return ""
     value = grid[index]
     if value == min(grid):
         return "lowest"
     if value == max(grid):
         return "highest"
-    return None
+    return ""
