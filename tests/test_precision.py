@@ -28,11 +28,13 @@ def _precision_in_fresh_process(
     )
 
 
-def test_import_sets_highest_precision_and_manifests_record_it(host, tmp_path):
+def test_import_sets_highest_precision_and_manifests_record_it_and_the_device(host, tmp_path):
     assert jax.config.jax_default_matmul_precision == "highest"
     tlkit.train(fake_config(), host=host, out=tmp_path / "r")
     manifest = json.loads((tmp_path / "r" / "manifest.json").read_text())
     assert manifest["versions"]["jax_matmul_precision"] == "highest"
+    device = jax.devices()[0]
+    assert manifest["versions"]["jax_device"] == f"{device.platform}: {device.device_kind}"
 
 
 @pytest.mark.parametrize(

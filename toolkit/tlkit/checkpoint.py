@@ -38,13 +38,20 @@ def environment_versions(extra: dict[str, str] | None = None) -> dict[str, str]:
     """Versions of tlkit, its numerical stack and the given plugin distributions.
 
     Also JAX's default matrix-product precision, which decides what float32 means on
-    a GPU.
+    a GPU, and the device the arrays live on (``jax_device``, e.g. ``gpu: NVIDIA H200``
+    or ``cpu: cpu``), since float32 results differ between devices in their last bits
+    and a sweep's cells may run on different machines.
     """
     import jax
 
     # float32 products on a GPU depend on it (see tlkit/__init__.py)
     precision = jax.config.jax_default_matmul_precision  # type: ignore[attr-defined]
-    out = {"python": platform.python_version(), "jax_matmul_precision": str(precision or "default")}
+    device = jax.devices()[0]
+    out = {
+        "python": platform.python_version(),
+        "jax_matmul_precision": str(precision or "default"),
+        "jax_device": f"{device.platform}: {device.device_kind}",
+    }
     for dist in _CORE_DISTRIBUTIONS:
         try:
             out[dist] = version(dist)
