@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from pathlib import Path
 
 import click
 import numpy as np
 import pytest
+import tlkit.plotting as reproduce_plotting
+import tlkit.reproduce as reproduce
 import xarray as xr
 from click.testing import CliRunner
 from tlkit.cli import TlkitGroup
@@ -205,6 +208,37 @@ def test_comparison_with_several_d_labels_each_line(host, tmp_path):
     for column in table.values():
         assert column[16] < 1e-6 < column[2]
     assert summary["figures"] == [str(tmp_path / "d" / "fake-comparison.png")]
+
+
+def test_comparison_over_d_draws_a_panel_and_a_plateau_per_d(host, tmp_path, monkeypatch):
+    repro = fake_comparison_repro()
+    spec = dict(repro.specs["small"])
+    spec["grid"] = {"target.d": [4, 8], "n_train": [2, 16]}
+    repro = dataclasses.replace(repro, specs={"small": spec, "full": spec}, plateau_degree=0)
+    asked: list[int | None] = []
+    original = reproduce.kernel_plateau
+
+    def spy(spec, host, degree=2, d=None):
+        asked.append(d)
+        return original(spec, host, degree, d)
+
+    monkeypatch.setattr(reproduce, "kernel_plateau", spy, raising=True)
+    figures = []
+    monkeypatch.setattr(
+        reproduce_plotting, "save_figure", lambda fig, path: figures.append(fig) or Path(path)
+    )
+    summary = run_reproduction(repro, tmp_path / "d", small=True, host=host, quiet=True, echo=quiet)
+    assert asked == [4, 8]  # the plateau depends on d: one per panel
+    plateaus = summary["theory"]["kernel_plateau"]
+    assert set(plateaus) == {"4", "8"}
+    # a linear teacher keeps all its variance above degree 0, at any d
+    assert all(p["share"] == pytest.approx(1.0) for p in plateaus.values())
+    (fig,) = figures
+    assert [ax.get_title().splitlines()[-1] for ax in fig.axes] == ["d = 4", "d = 8"]
+    # one legend for the whole figure, the learner's colour shared by both panels
+    assert [ax.get_legend() is not None for ax in fig.axes] == [True, False]
+    colours = {ax.get_lines()[0].get_color() for ax in fig.axes}
+    assert len(colours) == 1
 
 
 def test_method_curves_labels_pairs_and_baselines():

@@ -147,10 +147,7 @@ REPRODUCTIONS: dict[str, Reproduction] = {
                 predicted={"abs": "2", "relu": "> 2 (≈ 3 [recon])"},
                 reference_slopes={"abs": 2.0, "relu": 3.0},
             ),
-            full_runtime=(
-                "not run here; estimated 5–10 h on 2 CPU cores (110 cells of 5 seeds; "
-                "the cells at n = 2^17 and 2^18 dominate)"
-            ),
+            full_runtime="measured: 54 min wall on 2 CPU cores (110 cells of 5 seeds)",
         ),
         Reproduction(
             name="depth-separation",
@@ -162,7 +159,7 @@ REPRODUCTIONS: dict[str, Reproduction] = {
             metrics=("test_normalized_mse", "feature_corr"),
             trivial_line=True,
             plateau=True,
-            full_runtime="not run here; estimated 2–3 h on 2 CPU cores",
+            full_runtime="measured: 55 min wall on 2 CPU cores (54 cells of 5 seeds)",
         ),
         Reproduction(
             name="wang-hierarchical",
@@ -174,8 +171,8 @@ REPRODUCTIONS: dict[str, Reproduction] = {
             metrics=("test_normalized_mse", "feature_corr"),
             trivial_line=True,
             full_runtime=(
-                "not run here; estimated > 10 h on 2 CPU cores (5 learning rates x 10 000 "
-                "Adam steps per run at m1 = d² up to 1600); a GPU is the intended setting"
+                "measured: the 24 joint-Adam cells 4 min on one H200 GPU (about 7.5 h "
+                "on 2 CPU cores), the 48 Algorithm-1 cells 4.4 min on 2 CPU cores"
             ),
         ),
     )
@@ -467,18 +464,27 @@ def _pairs(da: xr.DataArray) -> list[tuple[Any, Any]]:
 
 
 def kernel_plateau(
-    spec: Mapping[str, Any], host: PluginHost, degree: int = 2
+    spec: Mapping[str, Any], host: PluginHost, degree: int = 2, d: int | None = None
 ) -> dict[str, float | str]:
     """Share of Var f* above ``degree`` (the normalized MSE a degree-≤k fit leaves).
 
     The target is built as the sweep's first seed builds it; its
     ``degree_energy`` is exact or Monte Carlo, as the target reports.
+
+    Args:
+        spec: the sweep config.
+        host: plugin host.
+        degree: the degree kernels fit in the sampled range of n.
+        d: the target's input dimension (default: the config's base value), for a
+            sweep over d, where the plateau differs between panels.
     """
     from tlkit.config import derive_seed
 
     target_cfg = spec["base"]["target"]
     name = target_cfg if isinstance(target_cfg, str) else target_cfg["name"]
     params = {} if isinstance(target_cfg, str) else dict(target_cfg.get("params", {}))
+    if d is not None:
+        params["d"] = d
     factory = host.registry.get("target", name).factory
     target = factory(seed=derive_seed(int(spec.get("seeds", [0])[0]), "target"), **params)
     energy = target.degree_energy(max_degree=max(degree, 2))
@@ -500,7 +506,7 @@ def _comparison_summary(
     host: PluginHost,
     echo: Echo,
 ) -> dict[str, Any]:
-    from tlkit.plotting import plot_metrics, save_figure
+    from tlkit.plotting import plot_grid, plot_metrics, save_figure
 
     variables = {}
     for i, metric in enumerate(repro.metrics):
@@ -518,6 +524,10 @@ def _comparison_summary(
     echo("\nmedian over seeds (rows: n_train; columns: learner)")
     group_dims = [d for d in single if methods.sizes[d] > 1]
     methods = methods.squeeze([d for d in single if methods.sizes[d] == 1], drop=True)
+    # Several d (say): one column of panels per value, one colour per learner; the
+    # tables below flatten the group into the learner labels instead.
+    panel_dim = group_dims[0] if len(group_dims) == 1 else None
+    by_panel = methods
     for g in group_dims:  # e.g. several d: one line per learner and value
         parts = []
         for value in methods[g].values:
@@ -534,29 +544,51 @@ def _comparison_summary(
         tables[metric] = {
             str(col): {int(n): float(v) for n, v in frame[col].items()} for col in frame
         }
-    plateau = kernel_plateau(spec, host, repro.plateau_degree) if repro.plateau else None
-    if plateau is not None:
-        extra["theory"]["kernel_plateau"] = plateau
-        echo(
-            f"theory: share of Var f* above degree {plateau['degree']} "
-            f"(kernel plateau for d² ≲ n ≪ d⁴): {plateau['share']:.4f} "
-            f"± {plateau['stderr']:.4f} ({plateau['method']})"
-        )
+    panels = list(by_panel[panel_dim].values) if panel_dim is not None else [None]
+    plateaus: list[dict[str, Any] | None] = [None] * len(panels)
+    if repro.plateau:
+        for i, value in enumerate(panels):
+            # the plateau depends on d: each panel of a sweep over d gets its own
+            d = int(value) if panel_dim == dims.D else None
+            plateaus[i] = kernel_plateau(spec, host, repro.plateau_degree, d=d)
+            plateau = plateaus[i]
+            where = f" at {panel_dim} = {value}" if panel_dim is not None else ""
+            echo(
+                f"theory: share of Var f* above degree {plateau['degree']}{where} "
+                f"(kernel plateau for d² ≲ n ≪ d⁴): {plateau['share']:.4f} "
+                f"± {plateau['stderr']:.4f} ({plateau['method']})"
+            )
+        if panel_dim == dims.D:
+            extra["theory"]["kernel_plateau"] = {
+                str(int(v)): p for v, p in zip(panels, plateaus, strict=True)
+            }
+        else:
+            extra["theory"]["kernel_plateau"] = plateaus[0]
     # one panel is ~5 in. wide: wrap long titles so that they are not cut off
-    title = textwrap.fill(repro.title, 48 * len(metrics))
-    fig = plot_metrics(methods, metrics, hue=METHOD, title=title)
-    ax0 = fig.axes[0]
-    if plateau is not None:
-        ax0.axhline(
-            float(plateau["share"]),
-            color="black",
-            linestyle="--",
-            linewidth=1,
-            label=f"Var f* above degree {plateau['degree']} (theory)",
-        )
-    if repro.trivial_line:
-        ax0.axhline(1.0, color="grey", linestyle=":", linewidth=1, label="trivial (predict E f*)")
-    ax0.legend(title=METHOD, fontsize="small")
+    title = textwrap.fill(repro.title, 48 * max(len(metrics), len(panels)))
+    if panel_dim is not None:
+        fig = plot_grid(by_panel, metrics, hue=METHOD, col=panel_dim, title=title)
+    else:
+        fig = plot_metrics(methods, metrics, hue=METHOD, title=title)
+    error_axes = fig.axes[: len(panels)]  # the first metric's row: the test error
+    for ax, plateau in zip(error_axes, plateaus, strict=True):
+        if plateau is not None:
+            ax.axhline(
+                float(plateau["share"]),
+                color="black",
+                linestyle="--",
+                linewidth=1,
+                label=f"Var f* above degree {plateau['degree']} (theory)",
+            )
+        if repro.trivial_line:
+            ax.axhline(
+                1.0, color="grey", linestyle=":", linewidth=1, label="trivial (predict E f*)"
+            )
+    # one legend: learners keep their colour in every panel
+    for ax in fig.axes[1:]:
+        if ax.get_legend() is not None:
+            ax.get_legend().remove()
+    fig.axes[0].legend(title=METHOD, fontsize="small")
     figures = [str(save_figure(fig, out / f"{repro.name}.png"))]
     return {"tables": tables, "figures": figures, **extra}
 
