@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Run some variants of a named reproduction on a lent GPU, until a deadline, resumably.
+#
+#   bash benchmarks/gpu/sweep_part.sh NAME VARIANTS SECONDS
+#
+# NAME: a reproduction (`tlkit reproduce --list`); VARIANTS: comma-separated variant
+# names to keep (the others run elsewhere, e.g. on CPUs); SECONDS: how long this call
+# may run the sweep. The sweep directory is .gpu-runs/NAME (carry ".gpu-runs" to resume a
+# part run by an earlier call: finished cells are skipped); when the time is up, the
+# sweep is stopped (cells are written atomically, so a stopped sweep loses only the cell
+# in progress) and the directory comes back as $OUT/NAME.tar.gz.
+#
+# A cell's id is a hash of its own configs, so these cells are the same cells as in the
+# whole reproduction: copy DIR/cells/*.nc into the whole sweep's directory and
+# `tlkit reproduce NAME --out DIR` reuses them.
+#
+# TLKIT_MATMUL_PRECISION, if set, applies (each cell records it in versions).
+set -uo pipefail
+NAME=$1 VARIANTS=$2 SECONDS_LEFT=$3
+OUT=${OUT:-/tmp/tlkit-gpu-check}
+PY=${PY:-python3}
+export PYTHONUNBUFFERED=1
+mkdir -p "$OUT" .gpu-runs
+if [ ! -d /tmp/tlkit-site/tlkit ]; then
+    $PY -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
+        --target /tmp/tlkit-site .whl/*.whl || exit 1
+fi
+export PYTHONPATH=/tmp/tlkit-site
+CONFIG=.gpu-runs/$NAME.toml
+$PY -m tlkit reproduce "$NAME" --show-config | $PY -c '
+import sys, tomllib, tomli_w
+keep = set(sys.argv[1].split(","))
+spec = tomllib.loads(sys.stdin.read())
+names = [v.get("name") for v in spec.get("variants", [])]
+missing = keep - set(names)
+if missing:
+    sys.exit(f"no variant {sorted(missing)} in {sys.argv[2]}; it has {names}")
+spec["variants"] = [v for v in spec["variants"] if v.get("name") in keep]
+sys.stdout.write(tomli_w.dumps(spec))
+' "$VARIANTS" "$NAME" > "$CONFIG" || exit 1
+echo "=== $NAME [$VARIANTS] for at most $SECONDS_LEFT s ($(date +%T)), precision" \
+    "${TLKIT_MATMUL_PRECISION:-highest}"
+timeout "$SECONDS_LEFT" $PY -m tlkit sweep "$CONFIG" --out ".gpu-runs/$NAME" --quiet
+STATUS=$?
+[ "$STATUS" = 124 ] && echo "=== time is up: the sweep was stopped; rerun to resume"
+tar -czf "$OUT/$NAME.tar.gz" -C .gpu-runs "$NAME"
+echo "=== $(ls .gpu-runs/$NAME/cells | grep -c '\.nc$') cells finished ($(date +%T))"
+exit "$STATUS"
