@@ -15,6 +15,8 @@ TensorFloat32 (a 10-bit mantissa), which spoils ridge solves on Gram matrices. T
 environment variable ``TLKIT_MATMUL_PRECISION`` (``highest``, ``high``,
 ``tensorfloat32``, ``bfloat16`` or ``default``) overrides it, and so does JAX's own
 ``JAX_DEFAULT_MATMUL_PRECISION`` when tlkit's is unset; manifests record the value.
+``TLKIT_COMPILE_CACHE=DIR`` turns on JAX's persistent compilation cache in ``DIR``
+(see :mod:`tlkit.compile_cache`).
 """
 
 from __future__ import annotations
@@ -44,6 +46,12 @@ if _precision is not None:
 elif "JAX_DEFAULT_MATMUL_PRECISION" not in os.environ:  # a user's JAX setting wins
     jax.config.update("jax_default_matmul_precision", "highest")
 
+# A persistent compilation cache, if asked for, must be set before the first compile.
+if os.environ.get("TLKIT_COMPILE_CACHE"):
+    from tlkit.compile_cache import enable_compile_cache as _enable_compile_cache
+
+    _enable_compile_cache(os.environ["TLKIT_COMPILE_CACHE"])
+
 from tlkit import types  # noqa: E402
 from tlkit.hookspecs import hookimpl  # noqa: E402
 
@@ -65,6 +73,7 @@ _LAZY = {
     "RunConfig": "tlkit.config",
     "Run": "tlkit.run",
     "get_host": "tlkit.plugins",
+    "enable_compile_cache": "tlkit.compile_cache",
 }
 
 

@@ -526,7 +526,7 @@ def _comparison_summary(
     methods = methods.squeeze([d for d in single if methods.sizes[d] == 1], drop=True)
     # Several d (say): one column of panels per value, one colour per learner; the
     # tables below flatten the group into the learner labels instead.
-    panel_dim = group_dims[0] if len(group_dims) == 1 else None
+    panel_dim = str(group_dims[0]) if len(group_dims) == 1 else None
     by_panel = methods
     for g in group_dims:  # e.g. several d: one line per learner and value
         parts = []
@@ -544,14 +544,14 @@ def _comparison_summary(
         tables[metric] = {
             str(col): {int(n): float(v) for n, v in frame[col].items()} for col in frame
         }
-    panels = list(by_panel[panel_dim].values) if panel_dim is not None else [None]
+    panels: list[Any] = list(by_panel[panel_dim].values) if panel_dim is not None else [None]
     plateaus: list[dict[str, Any] | None] = [None] * len(panels)
     if repro.plateau:
         for i, value in enumerate(panels):
             # the plateau depends on d: each panel of a sweep over d gets its own
             d = int(value) if panel_dim == dims.D else None
-            plateaus[i] = kernel_plateau(spec, host, repro.plateau_degree, d=d)
-            plateau = plateaus[i]
+            plateau = kernel_plateau(spec, host, repro.plateau_degree, d=d)
+            plateaus[i] = plateau
             where = f" at {panel_dim} = {value}" if panel_dim is not None else ""
             echo(
                 f"theory: share of Var f* above degree {plateau['degree']}{where} "
@@ -571,14 +571,14 @@ def _comparison_summary(
     else:
         fig = plot_metrics(methods, metrics, hue=METHOD, title=title)
     error_axes = fig.axes[: len(panels)]  # the first metric's row: the test error
-    for ax, plateau in zip(error_axes, plateaus, strict=True):
-        if plateau is not None:
+    for ax, panel_plateau in zip(error_axes, plateaus, strict=True):
+        if panel_plateau is not None:
             ax.axhline(
-                float(plateau["share"]),
+                float(panel_plateau["share"]),
                 color="black",
                 linestyle="--",
                 linewidth=1,
-                label=f"Var f* above degree {plateau['degree']} (theory)",
+                label=f"Var f* above degree {panel_plateau['degree']} (theory)",
             )
         if repro.trivial_line:
             ax.axhline(

@@ -34,6 +34,12 @@ from tlkit.errors import ConfigError, TlkitError
     show_default=True,
     help="Bootstrap resamples over seeds for threshold slopes.",
 )
+@click.option(
+    "--compile-cache",
+    metavar="DIR",
+    help="Keep compiled programs in this directory and reuse them in later runs "
+    "(a directory only you write to; see docs: Sweeps).",
+)
 @click.pass_context
 def reproduce(
     ctx: click.Context,
@@ -45,6 +51,7 @@ def reproduce(
     force: bool,
     quiet: bool,
     n_boot: int,
+    compile_cache: str | None,
 ) -> None:
     """Run (or resume) the reproduction NAME; write its figures and print its numbers."""
     from tlkit.reproduce import REPRODUCTIONS, get_reproduction, run_reproduction
@@ -71,6 +78,10 @@ def reproduce(
     if n_boot < 1:
         raise ConfigError(f"--bootstrap must be >= 1, got {n_boot}")
     directory = Path(out) if out else Path("tlkit-reproduce") / (name + ("-small" if small else ""))
+    if compile_cache:
+        from tlkit.compile_cache import enable_compile_cache
+
+        enable_compile_cache(compile_cache)
     run_reproduction(
         repro,
         directory,

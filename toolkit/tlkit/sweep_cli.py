@@ -53,6 +53,12 @@ DEFAULT_METRICS = ("test_normalized_mse", "feature_corr")
     show_default=True,
     help="Seconds to wait for a Dask scheduler.",
 )
+@click.option(
+    "--compile-cache",
+    metavar="DIR",
+    help="Keep compiled programs in this directory and reuse them in later runs and "
+    "in local Dask workers (a directory only you write to; see docs: Sweeps).",
+)
 @click.pass_context
 def sweep_command(
     ctx: click.Context,
@@ -66,9 +72,15 @@ def sweep_command(
     force: bool,
     quiet: bool,
     connect_timeout: float,
+    compile_cache: str | None,
 ) -> None:
     """Run (or resume) the grid of runs in CONFIG (TOML) into DIR."""
     from tlkit.sweeps import sweep
+
+    if compile_cache:
+        from tlkit.compile_cache import enable_compile_cache
+
+        enable_compile_cache(compile_cache)
 
     if gpus and executor == "dask":
         import jax

@@ -1,0 +1,161 @@
+"""The persistent compilation cache: off by default, reused across processes when on."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import jax
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from tlkit.cli import TlkitGroup
+from tlkit.compile_cache import ENV_VAR, compile_cache_dir, enable_compile_cache
+from tlkit.results import open_results
+from tlkit.sweep_cli import COMMANDS
+
+_JAX_SETTINGS = (
+    "jax_compilation_cache_dir",
+    "jax_persistent_cache_min_compile_time_secs",
+    "jax_persistent_cache_min_entry_size_bytes",
+)
+
+# A fresh process compiles one program and reports JAX's own cache events.
+_PROBE = """
+import json, sys
+from jax import monitoring
+events = []
+monitoring.register_event_listener(lambda name, **kw: events.append(name))
+import jax, jax.numpy as jnp
+import tlkit
+
+value = jax.jit(lambda x: jnp.sin(x) @ x.T + 3.0)(jnp.ones((7, 5), jnp.float32))
+print(json.dumps({
+    "hits": events.count("/jax/compilation_cache/cache_hits"),
+    "misses": events.count("/jax/compilation_cache/cache_misses"),
+    "dir": jax.config.jax_compilation_cache_dir,
+    "value": float(value.sum()),
+}))
+"""
+
+
+def _probe(env_extra: dict[str, str]) -> dict:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("JAX_", "TLKIT_"))}
+    env.update(env_extra)
+    result = subprocess.run(
+        [sys.executable, "-c", _PROBE], env=env, capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+@pytest.fixture
+def invoke(host):
+    group = TlkitGroup("tlkit")
+    for command in COMMANDS:
+        group.add_command(command)
+
+    def _invoke(*args):
+        return CliRunner().invoke(group, [str(a) for a in args], obj=host)
+
+    return _invoke
+
+
+@pytest.fixture
+def restore_jax_cache(monkeypatch):
+    """Undo enable_compile_cache in this process (JAX config, environment, cache state)."""
+    from jax.experimental.compilation_cache import compilation_cache
+
+    saved = {name: getattr(jax.config, name) for name in _JAX_SETTINGS}
+    for name in _JAX_SETTINGS:  # monkeypatch restores the environment afterwards
+        monkeypatch.delenv(name.upper(), raising=False)
+    yield
+    for name, value in saved.items():
+        jax.config.update(name, value)
+    compilation_cache.reset_cache()
+
+
+def test_off_by_default():
+    assert _probe({})["dir"] is None
+
+
+def test_a_second_process_reuses_what_the_first_compiled(tmp_path):
+    cache = tmp_path / "cache"
+    first = _probe({ENV_VAR: str(cache)})
+    second = _probe({ENV_VAR: str(cache)})
+    assert first["dir"] == second["dir"] == str(cache)
+    # JAX's own events: the first process compiled and stored, the second loaded
+    assert first["misses"] >= 1 and first["hits"] == 0
+    assert second["hits"] >= 1 and second["misses"] == 0
+    assert any(cache.iterdir())
+    x = np.ones((7, 5))
+    assert second["value"] == first["value"] == pytest.approx(float((np.sin(x) @ x.T + 3).sum()))
+
+
+def test_enabling_after_a_compile_still_takes_effect(tmp_path, restore_jax_cache):
+    jax.jit(lambda x: x * 2.5)(np.ones(3))  # this process has compiled before
+    path = enable_compile_cache(tmp_path / "late")
+    assert compile_cache_dir() == str(path)
+    jax.jit(lambda x: x * 7.25 - 1)(np.ones(11)).block_until_ready()
+    assert any(path.iterdir())
+    # worker processes started from here on inherit it
+    assert os.environ["JAX_COMPILATION_CACHE_DIR"] == str(path)
+
+
+def test_sweep_with_a_cache_gives_the_same_results(tmp_path, invoke, restore_jax_cache):
+    config = tmp_path / "sweep.toml"
+    config.write_text(
+        'seeds = [0, 1]\n[base]\ntarget = {name = "linear", params = {d = 3}}\n'
+        'arch = "linear-net"\ntrainer = "lstsq"\nn_val = 16\nn_test = 32\n'
+        "[grid]\nn_train = [8, 16]\n"
+    )
+    plain = invoke("sweep", config, "--out", tmp_path / "a", "--quiet")
+    assert plain.exit_code == 0, plain.output
+    jax.clear_caches()  # compile again (this process has the programs in memory)
+    cached = invoke(
+        "sweep", config, "--out", tmp_path / "b", "--quiet", "--compile-cache", tmp_path / "cache"
+    )
+    assert cached.exit_code == 0, cached.output
+    assert any((tmp_path / "cache").iterdir())
+    a, b = (open_results(tmp_path / name / "results.nc") for name in ("a", "b"))
+    for name in a.data_vars:
+        np.testing.assert_array_equal(a[name].values, b[name].values)
+
+
+def test_a_cache_path_that_is_a_file_is_one_line_and_exit_2(tmp_path, invoke, restore_jax_cache):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    config = tmp_path / "sweep.toml"
+    config.write_text(
+        '[base]\ntarget = "linear"\narch = "linear-net"\ntrainer = "lstsq"\n[grid]\nn_train = [8]\n'
+    )
+    result = invoke("sweep", config, "--out", tmp_path / "out", "--compile-cache", blocker)
+    assert result.exit_code == 2
+    assert result.output.strip().splitlines() == [
+        f"error: cannot create directory {blocker}: File exists"
+    ]
+    assert not (tmp_path / "out").exists()
+    assert compile_cache_dir() is None
+
+
+def _worker_cache_dir():
+    import jax  # a spawned worker imports JAX here, reading the inherited variables
+
+    return os.environ.get("JAX_COMPILATION_CACHE_DIR"), jax.config.jax_compilation_cache_dir
+
+
+def test_local_dask_workers_inherit_the_cache(tmp_path, restore_jax_cache):
+    pytest.importorskip("distributed")
+    from tlkit.executors import DaskExecutor, HostSpec
+
+    path = enable_compile_cache(tmp_path / "shared")
+    spec = HostSpec(load_entry_points=False, plugins=("fakes:FakePlugin",))
+    executor = DaskExecutor(host_spec=spec, workers=2)
+    try:
+        seen = executor.client.run(_worker_cache_dir)
+    finally:
+        executor.close()
+    assert len(seen) == 2
+    assert set(seen.values()) == {(str(path), str(path))}

@@ -1,0 +1,68 @@
+"""A persistent XLA compilation cache, for work that compiles the same programs again.
+
+A sweep cell's programs are compiled in every process that runs one: a rerun or a
+resumed sweep, each Dask worker, each notebook kernel. Small cells are mostly
+compilation (a small Algorithm-1 cell compiles about 30 programs; on a GPU it took
+10-20 s a cell, nearly all of it compiling), so JAX's persistent cache, which stores
+compiled executables on disk and reuses them across processes, saves most of that time.
+
+It is off unless asked for: ``tlkit sweep/reproduce --compile-cache DIR``, the
+environment variable ``TLKIT_COMPILE_CACHE=DIR`` (read when tlkit is imported) or
+:func:`enable_compile_cache` in Python. Worker processes started afterwards by this
+process (a local Dask cluster) inherit it through the environment.
+
+The cache holds executable code: JAX runs whatever it finds there. Keep it in a
+directory only you can write to, never use a cache someone else gave you, and for that
+reason tlkit never puts one inside a sweep or run directory (those are shared).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import jax
+
+from tlkit.atomic import ensure_writable_dir
+
+#: environment variable naming the cache directory
+ENV_VAR = "TLKIT_COMPILE_CACHE"
+
+
+def enable_compile_cache(path: str | Path) -> Path:
+    """Store every compiled program in ``path`` and reuse the ones already there.
+
+    JAX's own thresholds (cache only programs that took a second or more to compile)
+    are lowered to zero: a sweep's many small programs are what adds up. Calling this
+    after something was compiled still takes effect (JAX's cache state is reset).
+
+    Args:
+        path: the cache directory (created if missing).
+
+    Returns:
+        The directory, as an absolute path.
+
+    Raises:
+        TlkitError: the directory cannot be created or written.
+    """
+    from jax.experimental.compilation_cache import compilation_cache
+
+    directory = Path(path).expanduser().absolute()
+    ensure_writable_dir(directory)
+    settings = {
+        "jax_compilation_cache_dir": str(directory),
+        "jax_persistent_cache_min_compile_time_secs": 0.0,
+        "jax_persistent_cache_min_entry_size_bytes": -1,
+    }
+    for name, value in settings.items():
+        jax.config.update(name, value)
+        # processes started from here on (Dask workers) read JAX's variables at import
+        os.environ[name.upper()] = str(value)
+    # JAX decides once per process whether to use a cache, at its first compilation
+    compilation_cache.reset_cache()
+    return directory
+
+
+def compile_cache_dir() -> str | None:
+    """The persistent cache directory in use, or ``None``."""
+    return jax.config.jax_compilation_cache_dir  # type: ignore[attr-defined]
