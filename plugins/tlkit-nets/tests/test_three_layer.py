@@ -47,6 +47,23 @@ def test_forward_matches_numpy() -> None:
     np.testing.assert_allclose(np.asarray(reps["h2"]), h2, rtol=1e-12)
 
 
+def test_infinite_width_forward_matches_numpy() -> None:
+    model = three_layer(d=D, seed=2, dtype="float64", m1=5, m2=None, sigma1="tanh")
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((9, D))
+    b, a = np.asarray(model.b[...]), np.asarray(model.a[...])
+    # untrained: φ̂ = 0, so every prediction is (1/m1) Σ a σ1(b)
+    np.testing.assert_allclose(np.asarray(model(jnp.asarray(X))), np.tanh(b) @ a / 5, rtol=1e-12)
+    # "trained": a support set, its coefficients and slopes set by hand
+    model.support_X.set_value(jnp.asarray(rng.standard_normal((4, D))))
+    model.support_coef.set_value(jnp.asarray(rng.standard_normal(4)))
+    model.slope[...] = jnp.asarray(rng.standard_normal(5))
+    phi = np.asarray(model.learned_feature(jnp.asarray(X)))
+    h2 = np.tanh(phi[:, None] * np.asarray(model.slope[...]) + b)
+    np.testing.assert_allclose(np.asarray(model(jnp.asarray(X))), h2 @ a / 5, rtol=1e-12)
+    np.testing.assert_allclose(np.asarray(model.representations(jnp.asarray(X))["h2"]), h2)
+
+
 def test_initial_distributions() -> None:
     model = three_layer(d=32, seed=0, dtype="float64", m1=4000, m2=4000, bias_scale=2.0)
     V = np.asarray(model.V[...])

@@ -58,6 +58,43 @@ def _finite_forward(
     return jax.lax.map(block, blocks(X, batch)).reshape(-1)[: X.shape[0]]
 
 
+@functools.partial(jax.jit, static_argnames=("kernel", "sigma1", "batch"))
+def _infinite_hidden(
+    X: jax.Array,
+    support_X: jax.Array,
+    coef: jax.Array,
+    slope: jax.Array,
+    pre_bias: jax.Array,
+    *,
+    kernel: Callable[[jax.Array, jax.Array], jax.Array],
+    sigma1: Callable[[jax.Array], jax.Array],
+    batch: int,
+) -> jax.Array:
+    """h2 = σ1(φ̂(X) slope + bias) at infinite width, one program (probes call it eagerly)."""
+    phi = kernel_feature_values(X, support_X, coef, kernel=kernel, batch=batch)
+    return sigma1(phi[:, None] * slope + pre_bias)
+
+
+@functools.partial(jax.jit, static_argnames=("kernel", "sigma1", "m1", "batch"))
+def _infinite_forward(
+    X: jax.Array,
+    support_X: jax.Array,
+    coef: jax.Array,
+    slope: jax.Array,
+    pre_bias: jax.Array,
+    a: jax.Array,
+    *,
+    kernel: Callable[[jax.Array, jax.Array], jax.Array],
+    sigma1: Callable[[jax.Array], jax.Array],
+    m1: int,
+    batch: int,
+) -> jax.Array:
+    h2 = _infinite_hidden(
+        X, support_X, coef, slope, pre_bias, kernel=kernel, sigma1=sigma1, batch=batch
+    )
+    return h2 @ a / m1
+
+
 @functools.cache
 def _kernel_of(sigma2_name: str) -> Callable[[jax.Array, jax.Array], jax.Array]:
     # one kernel function per activation name, so jitted callers see a stable object
@@ -144,21 +181,35 @@ class ThreeLayer(nnx.Module):
         """h0(X) = σ2(X Vᵀ), ``(n, m2)``; finite width only."""
         return self.sigma2(X @ self.V[...].T)
 
-    def _kernel_feature(self, X: Array) -> Array:
-        if self.support_X[...].shape[0] == 0:
-            return jnp.zeros((X.shape[0],), dtype=X.dtype)
+    def _support(self) -> tuple[Array, Array]:
+        """D1's inputs and the kernel feature's coefficients (one empty row before fit)."""
+        support = self.support_X[...]
+        if support.shape[0] == 0:  # not trained yet: φ̂ = 0, from one zero-weight row
+            # (a row of ones, not zeros: kernels divide by norms, and 0 * NaN is NaN)
+            return jnp.ones((1, self.d), self.dtype), jnp.zeros((1,), self.dtype)
         # support_coef holds r_j / n1; kernel_feature_values divides by n1 itself.
-        coef = self.support_coef[...] * self.support_X[...].shape[0]
-        return _kernel_feature_values(
-            X, self.support_X[...], coef, kernel=self.kernel(), batch=self.batch_size
-        )
+        return support, self.support_coef[...] * support.shape[0]
+
+    def _kernel_feature(self, X: Array) -> Array:
+        support, coef = self._support()
+        return _kernel_feature_values(X, support, coef, kernel=self.kernel(), batch=self.batch_size)
 
     def representations(self, X: Array) -> dict[str, Array]:
         """Per-layer activations: ``h1 = σ2(VX)`` (finite width only) and ``h2``."""
         pre_bias = self.b[...] + self.offset[...]
         if self.infinite:
-            phi = self._kernel_feature(X)
-            return {"h2": self.sigma1(phi[:, None] * self.slope[...] + pre_bias)}
+            support, coef = self._support()
+            h2 = _infinite_hidden(
+                X,
+                support,
+                coef,
+                self.slope[...],
+                pre_bias,
+                kernel=self.kernel(),
+                sigma1=self.sigma1,
+                batch=self.batch_size,
+            )
+            return {"h2": h2}
         h1 = self.inner(X)
         h2 = self.sigma1(h1 @ self.W[...].T + pre_bias)
         return {"h1": h1, "h2": h2}
@@ -166,7 +217,19 @@ class ThreeLayer(nnx.Module):
     def __call__(self, X: Array) -> Array:
         """Predictions ``(n,)``; at finite width streamed over row blocks (no ``n x m2``)."""
         if self.infinite:
-            return self.representations(X)["h2"] @ self.a[...] / self.m1
+            support, coef = self._support()
+            return _infinite_forward(
+                X,
+                support,
+                coef,
+                self.slope[...],
+                self.b[...] + self.offset[...],
+                self.a[...],
+                kernel=self.kernel(),
+                sigma1=self.sigma1,
+                m1=self.m1,
+                batch=self.batch_size,
+            )
         return _finite_forward(
             self.V[...],
             self.W[...],
