@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -15,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import tlkit
+import tomli_w
 import xarray as xr
 from click.testing import CliRunner
 from fakes import LeastSquares, fake_config
@@ -217,6 +219,67 @@ def test_rerun_skips_finished_cells(host, tmp_path):
         if p != files[3]:
             assert p.stat().st_mtime_ns == before[p]
     xr.testing.assert_identical(open_results(out / "results.nc"), reference)
+
+
+VARIANT_SPEC = {
+    **SPEC,
+    "grid": {"n_train": [16, 32]},
+    "variants": [
+        {"name": "exact", "trainer": "lstsq"},
+        {"name": "ridge", "trainer": {"name": "lstsq", "params": {"ridge": 0.5}}},
+    ],
+}
+
+
+def test_variants_split_between_two_machines_give_the_whole_sweep(host, tmp_path):
+    whole = tlkit.sweep(VARIANT_SPEC, tmp_path / "whole", host=host, progress="none")
+    # "machine" A runs one variant, B the other, each into its own copy of the sweep
+    a = tlkit.sweep(VARIANT_SPEC, tmp_path / "a", host=host, progress="none", variants=["exact"])
+    b = tlkit.sweep(VARIANT_SPEC, tmp_path / "b", host=host, progress="none", variants=["ridge"])
+    assert (a.ran, a.reused, a.unselected) == (2, 0, 2)
+    assert "2 of other variants not run" in a.summary()
+    assert list(a.results["variant"].values) == ["exact"]  # what is finished so far
+    assert (b.ran, b.unselected) == (2, 2)
+    for cell in (tmp_path / "b" / "cells").glob("*.nc"):
+        shutil.copy(cell, tmp_path / "a" / "cells" / cell.name)
+    merged = tlkit.sweep(VARIANT_SPEC, tmp_path / "a", host=host, progress="none")
+    assert (merged.ran, merged.reused) == (0, 4)
+    xr.testing.assert_identical(merged.results, whole.results)
+
+
+def test_unnamed_variants_are_selected_by_their_component_labels(host, tmp_path):
+    spec = {
+        **SPEC,
+        "grid": {"n_train": [16, 32]},
+        "variants": [{"arch": "linear-net", "trainer": "lstsq"}],
+    }
+    result = tlkit.sweep(
+        spec, tmp_path / "sw", host=host, progress="none", variants=["linear-net/lstsq"]
+    )
+    assert (result.ran, result.unselected) == (2, 0)
+
+
+@pytest.mark.parametrize(
+    ("spec", "variants", "message"),
+    [
+        (
+            VARIANT_SPEC,
+            "exact,nope",
+            "error: unknown variant 'nope'; this sweep's variants: exact, ridge",
+        ),
+        (VARIANT_SPEC, " , ", "error: --variants names no variant; this sweep's: exact, ridge"),
+        (SPEC, "exact", "error: --variants: this sweep has no variants"),
+    ],
+)
+def test_unknown_variants_are_one_line_and_nothing_is_written(
+    invoke, tmp_path, spec, variants, message
+):
+    config = tmp_path / "sweep.toml"
+    config.write_text(tomli_w.dumps(spec))
+    result = invoke("sweep", config, "--out", tmp_path / "out", "--variants", variants)
+    assert result.exit_code == 2
+    assert result.output.strip().splitlines() == [message]
+    assert not (tmp_path / "out").exists()
 
 
 def test_changed_config_is_refused_unless_forced(host, tmp_path, invoke):

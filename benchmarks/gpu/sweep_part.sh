@@ -10,9 +10,9 @@
 # sweep is stopped (cells are written atomically, so a stopped sweep loses only the cell
 # in progress) and the directory comes back as $OUT/NAME.tar.gz.
 #
-# A cell's id is a hash of its own configs, so these cells are the same cells as in the
-# whole reproduction: copy DIR/cells/*.nc into the whole sweep's directory and
-# `tlkit reproduce NAME --out DIR` reuses them.
+# The directory holds the whole reproduction (`--variants` runs only some of its
+# cells), so copy DIR/cells/*.nc into the directory where the other variants ran, or
+# the other way round, and `tlkit reproduce NAME --out DIR` reuses them all.
 #
 # TLKIT_MATMUL_PRECISION, if set, applies (each cell records it in versions).
 set -uo pipefail
@@ -27,20 +27,11 @@ if [ ! -d /tmp/tlkit-site/tlkit ]; then
 fi
 export PYTHONPATH=/tmp/tlkit-site
 CONFIG=.gpu-runs/$NAME.toml
-$PY -m tlkit reproduce "$NAME" --show-config | $PY -c '
-import sys, tomllib, tomli_w
-keep = set(sys.argv[1].split(","))
-spec = tomllib.loads(sys.stdin.read())
-names = [v.get("name") for v in spec.get("variants", [])]
-missing = keep - set(names)
-if missing:
-    sys.exit(f"no variant {sorted(missing)} in {sys.argv[2]}; it has {names}")
-spec["variants"] = [v for v in spec["variants"] if v.get("name") in keep]
-sys.stdout.write(tomli_w.dumps(spec))
-' "$VARIANTS" "$NAME" > "$CONFIG" || exit 1
+$PY -m tlkit reproduce "$NAME" --show-config > "$CONFIG" || exit 1
 echo "=== $NAME [$VARIANTS] for at most $SECONDS_LEFT s ($(date +%T)), precision" \
     "${TLKIT_MATMUL_PRECISION:-highest}"
-timeout "$SECONDS_LEFT" $PY -m tlkit sweep "$CONFIG" --out ".gpu-runs/$NAME" --quiet
+timeout "$SECONDS_LEFT" $PY -m tlkit sweep "$CONFIG" --out ".gpu-runs/$NAME" --quiet \
+    --variants "$VARIANTS"
 STATUS=$?
 [ "$STATUS" = 124 ] && echo "=== time is up: the sweep was stopped; rerun to resume"
 tar -czf "$OUT/$NAME.tar.gz" -C .gpu-runs "$NAME"

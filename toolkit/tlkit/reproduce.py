@@ -204,6 +204,7 @@ def run_reproduction(
     force: bool = False,
     n_boot: int = 1000,
     echo: Echo = print,
+    variants: Sequence[str] | None = None,
 ) -> dict[str, Any]:
     """Run (or resume) a reproduction's sweep, draw its figures, print its numbers.
 
@@ -216,6 +217,8 @@ def run_reproduction(
         force: discard results of a different config in ``out``.
         n_boot: bootstrap resamples for threshold slopes.
         echo: where tables and messages go.
+        variants: run only these variants' cells (see :func:`tlkit.sweeps.sweep`);
+            the figures and tables show every finished cell.
 
     Returns:
         The summary (also written to ``out/summary.json``): measured numbers beside
@@ -229,7 +232,14 @@ def run_reproduction(
     host = host or get_host()
     out = Path(out)
     spec = repro.spec(small)
-    result = sweep(spec, out, host=host, force=force, progress="log" if quiet else "bar")
+    result = sweep(
+        spec,
+        out,
+        host=host,
+        force=force,
+        progress="log" if quiet else "bar",
+        variants=variants,
+    )
     if result.results is None:
         raise TlkitError(f"every cell of {repro.name!r} failed: {result.errors}")
     ds, errors, sweep_line = result.results, dict(result.errors), result.summary()

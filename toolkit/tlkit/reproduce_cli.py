@@ -12,6 +12,7 @@ from pathlib import Path
 import click
 
 from tlkit.errors import ConfigError, TlkitError
+from tlkit.sweep_cli import split_names
 
 
 @click.command("reproduce")
@@ -35,6 +36,12 @@ from tlkit.errors import ConfigError, TlkitError
     help="Bootstrap resamples over seeds for threshold slopes.",
 )
 @click.option(
+    "--variants",
+    metavar="NAME[,NAME...]",
+    help="Run only these learners' cells (variant names, see --show-config); the "
+    "directory still holds the whole reproduction.",
+)
+@click.option(
     "--compile-cache",
     metavar="DIR",
     help="Keep compiled programs in this directory and reuse them in later runs "
@@ -51,6 +58,7 @@ def reproduce(
     force: bool,
     quiet: bool,
     n_boot: int,
+    variants: str | None,
     compile_cache: str | None,
 ) -> None:
     """Run (or resume) the reproduction NAME; write its figures and print its numbers."""
@@ -91,6 +99,7 @@ def reproduce(
         force=force,
         n_boot=n_boot,
         echo=click.echo,
+        variants=split_names(variants),
     )
 
 

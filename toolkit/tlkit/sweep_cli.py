@@ -54,6 +54,12 @@ DEFAULT_METRICS = ("test_normalized_mse", "feature_corr")
     help="Seconds to wait for a Dask scheduler.",
 )
 @click.option(
+    "--variants",
+    metavar="NAME[,NAME...]",
+    help="Run only the cells of these variants (the directory still holds the whole "
+    "sweep: run the others elsewhere, or later).",
+)
+@click.option(
     "--compile-cache",
     metavar="DIR",
     help="Keep compiled programs in this directory and reuse them in later runs and "
@@ -72,6 +78,7 @@ def sweep_command(
     force: bool,
     quiet: bool,
     connect_timeout: float,
+    variants: str | None,
     compile_cache: str | None,
 ) -> None:
     """Run (or resume) the grid of runs in CONFIG (TOML) into DIR."""
@@ -102,12 +109,18 @@ def sweep_command(
         echo=lambda line: click.echo(line, err=True),
         connect_timeout=connect_timeout,
         gpus=[g.strip() for g in gpus.split(",") if g.strip()] if gpus else None,
+        variants=split_names(variants),
     )
     click.echo(result.summary())
     for cell, why in result.errors.items():
         click.echo(f"  failed: {cell}: {why}")
     if result.results is not None:
         click.echo(f"results: {Path(out) / 'results.nc'}")
+
+
+def split_names(text: str | None) -> list[str] | None:
+    """``a, b`` -> ``["a", "b"]``; ``None`` stays ``None`` (every variant)."""
+    return None if text is None else [v.strip() for v in text.split(",") if v.strip()]
 
 
 @click.command("plot")

@@ -260,6 +260,8 @@ class Cell:
         coords: values of the dimensions this cell adds beyond the run-level ones.
         run_coords: ``arch``/``trainer``/``d``/``n_train`` (filled by validation;
             labels a failed cell that has no results).
+        variant: the label of the cell's variant (its name, else its component
+            names), or ``""`` in a sweep without variants; selects cells to run.
     """
 
     id: str
@@ -267,6 +269,7 @@ class Cell:
     configs: list[dict[str, Any]]
     coords: dict[str, Any]
     run_coords: dict[str, Any] = dataclasses.field(default_factory=dict)
+    variant: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -310,7 +313,13 @@ def expand_cells(spec: SweepSpec) -> list[Cell]:
                 label_parts.insert(0, _variant_label(variant, v_index))
             label = ", ".join(label_parts) or "base"
             cells.append(
-                Cell(f"{_slug('-'.join(label_parts) or 'base')}-{digest}", label, configs, coords)
+                Cell(
+                    f"{_slug('-'.join(label_parts) or 'base')}-{digest}",
+                    label,
+                    configs,
+                    coords,
+                    variant=_variant_label(variant, v_index) if spec.variants else "",
+                )
             )
     return cells
 
@@ -656,6 +665,7 @@ class SweepResult:
         errors: cell id -> error text for cells that raised.
         failed_runs: runs (seeds) whose training reported ``fit_status="failed"``.
         wall_s: wall time of this call; compute_s: summed time inside cells.
+        unselected: cells of variants not asked for (``variants=``), not run.
     """
 
     path: Path
@@ -667,10 +677,12 @@ class SweepResult:
     failed_runs: int
     wall_s: float
     compute_s: float
+    unselected: int = 0
 
     def summary(self) -> str:
+        others = f", {self.unselected} of other variants not run" if self.unselected else ""
         return (
-            f"{self.cells} cells: {self.ran} run, {self.reused} reused, "
+            f"{self.cells} cells: {self.ran} run, {self.reused} reused{others}, "
             f"{len(self.errors)} failed (raised), {self.failed_runs} runs diverged; "
             f"{self.wall_s:.1f} s wall, {self.compute_s:.1f} s in cells"
         )
@@ -690,6 +702,7 @@ def sweep(
     echo: Callable[[str], None] | None = None,
     gpus: Sequence[str] | None = None,
     connect_timeout: float = 10.0,
+    variants: Sequence[str] | None = None,
 ) -> SweepResult:
     """Run (or resume) a sweep; see the module docstring and docs/sweeps.md.
 
@@ -710,6 +723,10 @@ def sweep(
         echo: where log lines go (default: stderr).
         gpus: dask local cluster: GPU ids, worker i sees ``gpus[i % len(gpus)]``.
         connect_timeout: seconds to wait for a scheduler.
+        variants: run only the cells of these variants (names, or component labels
+            such as ``two-layer/one-step`` for unnamed ones); the directory still
+            belongs to the whole sweep, so other machines can run the rest into a
+            copy of it, and ``results.nc`` holds every finished cell.
 
     Returns:
         A :class:`SweepResult`.
@@ -724,11 +741,12 @@ def sweep(
     spec = SweepSpec.load(config)
     host = host or get_host()
     cells = validate_cells(expand_cells(spec), spec, host)
+    selected = select_variants(cells, variants)
     out = Path(out)
     check_directory(out, spec, force)
     # --force discards results only when the recorded config differs.
     discard = force and out.is_dir() and _recorded_spec(out) != spec.to_dict()
-    todo = list(cells) if discard else [c for c in cells if not cell_path(out, c).is_file()]
+    todo = list(selected) if discard else [c for c in selected if not cell_path(out, c).is_file()]
     runner = (
         executor
         if not isinstance(executor, str)
@@ -747,7 +765,7 @@ def sweep(
     in_memory: dict[str, xr.Dataset] = {}
     try:
         prepare_directory(out, spec, cells, force)
-        with SweepProgress(len(cells), len(cells) - len(todo), progress, echo) as bar:
+        with SweepProgress(len(selected), len(selected) - len(todo), progress, echo) as bar:
             for outcome in runner.run(todo, out):
                 if outcome.dataset is not None:
                     in_memory[outcome.cell] = outcome.dataset
@@ -767,12 +785,35 @@ def sweep(
         combined,
         len(cells),
         len(todo),
-        len(cells) - len(todo),
+        len(selected) - len(todo),
         errors,
         failed_runs,
         time.perf_counter() - start,
         compute,
+        unselected=len(cells) - len(selected),
     )
+
+
+def select_variants(cells: Sequence[Cell], variants: Sequence[str] | None) -> list[Cell]:
+    """The cells of the given variants (all cells when ``variants`` is None).
+
+    Raises:
+        ConfigError: a name that is not one of the sweep's variants (listing them).
+    """
+    if variants is None:
+        return list(cells)
+    labels = list(dict.fromkeys(c.variant for c in cells if c.variant))
+    if not labels:
+        raise ConfigError("--variants: this sweep has no variants")
+    if not variants:
+        raise ConfigError(f"--variants names no variant; this sweep's: {', '.join(labels)}")
+    unknown = [v for v in variants if v not in labels]
+    if unknown:
+        raise ConfigError(
+            f"unknown variant {unknown[0]!r}; this sweep's variants: {', '.join(labels)}"
+        )
+    wanted = set(variants)
+    return [c for c in cells if c.variant in wanted]
 
 
 def _recorded_spec(out: Path) -> Any:
