@@ -45,10 +45,13 @@ $PY -c "import jax, tlkit; print('jax', jax.__version__, jax.devices(), 'matmul 
 step "8 seeds vmapped vs looped, full size (issue 4 target >= 3x; limit 90 s)"
 check timeout 90 $PY benchmarks/bench_vmap_seeds.py
 
+step "where the vmapped fit's time goes: grid steps, ridges, eigh (issue 4; limit 60 s)"
+check timeout 60 $PY benchmarks/bench_layerwise_phases.py
+
 step "Algorithm 1 end to end vs NumPy, full size (limit 90 s)"
 check timeout 90 $PY benchmarks/bench_algorithm1.py
 
-step "sweep: local executor vs Dask with one GPU per worker (issue 6; limit 280 s)"
+step "sweep: local executor vs Dask with one GPU per worker (issue 6; limit 220 s)"
 # 4 cells (Algorithm 1 and one-step, two n): a small cell costs 10-20 s on a GPU,
 # nearly all compilation (measured on an H200, 2026-11-27), so the full small grid
 # of quadratic-d16 (20 cells) does not fit a check
@@ -60,10 +63,10 @@ spec["grid"]["n_train"] = [256, 1024]
 sys.stdout.write(tomli_w.dumps(spec))' > "$WORK/sweep.toml"
 # the first run fills a compilation cache that the later ones reuse (compare cell times)
 CACHE=(--compile-cache "$WORK/xla-cache")
-check timeout 100 $PY -m tlkit sweep "$WORK/sweep.toml" --out "$WORK/local" --quiet "${CACHE[@]}"
-check timeout 60 $PY -m tlkit sweep "$WORK/sweep.toml" --out "$WORK/local-warm" --quiet \
+check timeout 80 $PY -m tlkit sweep "$WORK/sweep.toml" --out "$WORK/local" --quiet "${CACHE[@]}"
+check timeout 40 $PY -m tlkit sweep "$WORK/sweep.toml" --out "$WORK/local-warm" --quiet \
     "${CACHE[@]}"
-check timeout 120 $PY -m tlkit sweep "$WORK/sweep.toml" --out "$WORK/dask" --quiet \
+check timeout 100 $PY -m tlkit sweep "$WORK/sweep.toml" --out "$WORK/dask" --quiet \
     --executor dask --gpus 0 "${CACHE[@]}"
 check $PY - "$WORK" <<'EOF'
 import sys
