@@ -159,3 +159,28 @@ def test_local_dask_workers_inherit_the_cache(tmp_path, restore_jax_cache):
         executor.close()
     assert len(seen) == 2
     assert set(seen.values()) == {(str(path), str(path))}
+
+
+def test_a_bad_environment_variable_warns_and_runs_without(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("JAX_", "TLKIT_"))}
+    env[ENV_VAR] = str(blocker)
+    code = "import jax, tlkit; print(jax.config.jax_compilation_cache_dir)"
+    result = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "None"
+    assert f"TLKIT_COMPILE_CACHE: cannot create directory {blocker}: File exists" in result.stderr
+
+
+def test_an_empty_cache_path_is_refused(tmp_path, invoke, restore_jax_cache):
+    config = tmp_path / "sweep.toml"
+    config.write_text('[base]\ntarget = "linear"\narch = "linear-net"\ntrainer = "lstsq"\n')
+    result = invoke("sweep", config, "--out", tmp_path / "out", "--compile-cache", "")
+    assert result.exit_code == 2
+    assert result.output.strip().splitlines() == [
+        "error: the compilation cache needs a directory, got an empty path"
+    ]
+    assert not (tmp_path / "out").exists()

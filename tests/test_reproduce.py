@@ -7,6 +7,7 @@ reproduction through the first-party plugins.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import json
 from pathlib import Path
@@ -14,10 +15,11 @@ from pathlib import Path
 import click
 import numpy as np
 import pytest
+import tlkit
 import tlkit.plotting as reproduce_plotting
-import tlkit.reproduce as reproduce
 import xarray as xr
 from click.testing import CliRunner
+from fakes import LinearTarget
 from tlkit.cli import TlkitGroup
 from tlkit.errors import TlkitError
 from tlkit.reproduce import (
@@ -31,6 +33,7 @@ from tlkit.reproduce import (
 )
 from tlkit.reproduce_cli import COMMANDS
 from tlkit.sweeps import SweepSpec, expand_cells, validate_cells
+from tlkit.types import DegreeEnergy
 
 EXPECTED = {
     "single-index",
@@ -210,35 +213,79 @@ def test_comparison_with_several_d_labels_each_line(host, tmp_path):
     assert summary["figures"] == [str(tmp_path / "d" / "fake-comparison.png")]
 
 
+class SpreadTarget(LinearTarget):
+    """A linear teacher that reports the share 1 - 1/d above degree 1 (d-dependent)."""
+
+    def degree_energy(self, max_degree=6):
+        energy = np.zeros(max_degree + 1)
+        energy[1], energy[2] = 1.0 / self.d, 1.0 - 1.0 / self.d
+        return DegreeEnergy(energy, None, "exact", 1.0)
+
+
+class SpreadPlugin:
+    @tlkit.hookimpl
+    def tlkit_register_targets(self, register):
+        register("spread", SpreadTarget, description="d-dependent degree energy")
+
+
 def test_comparison_over_d_draws_a_panel_and_a_plateau_per_d(host, tmp_path, monkeypatch):
+    host.add_plugin(SpreadPlugin(), name="spread", version="0.0")
+    host.ensure_registered()
     repro = fake_comparison_repro()
-    spec = dict(repro.specs["small"])
+    spec = copy.deepcopy(dict(repro.specs["small"]))
+    spec["base"]["target"] = {"name": "spread", "params": {"d": 8}}
     spec["grid"] = {"target.d": [4, 8], "n_train": [2, 16]}
-    repro = dataclasses.replace(repro, specs={"small": spec, "full": spec}, plateau_degree=0)
-    asked: list[int | None] = []
-    original = reproduce.kernel_plateau
-
-    def spy(spec, host, degree=2, d=None):
-        asked.append(d)
-        return original(spec, host, degree, d)
-
-    monkeypatch.setattr(reproduce, "kernel_plateau", spy, raising=True)
+    repro = dataclasses.replace(repro, specs={"small": spec, "full": spec}, plateau_degree=1)
     figures = []
     monkeypatch.setattr(
         reproduce_plotting, "save_figure", lambda fig, path: figures.append(fig) or Path(path)
     )
-    summary = run_reproduction(repro, tmp_path / "d", small=True, host=host, quiet=True, echo=quiet)
-    assert asked == [4, 8]  # the plateau depends on d: one per panel
+    try:
+        summary = run_reproduction(
+            repro, tmp_path / "d", small=True, host=host, quiet=True, echo=quiet
+        )
+    finally:
+        host.remove_plugin("spread")
     plateaus = summary["theory"]["kernel_plateau"]
-    assert set(plateaus) == {"4", "8"}
-    # a linear teacher keeps all its variance above degree 0, at any d
-    assert all(p["share"] == pytest.approx(1.0) for p in plateaus.values())
+    assert {d: p["share"] for d, p in plateaus.items()} == {"4": 0.75, "8": 0.875}
     (fig,) = figures
     assert [ax.get_title().splitlines()[-1] for ax in fig.axes] == ["d = 4", "d = 8"]
+    # each panel's dashed line sits at its own d's share above degree 1
+    dashed = [
+        [ln.get_ydata()[0] for ln in ax.get_lines() if ln.get_linestyle() == "--"]
+        for ax in fig.axes
+    ]
+    assert dashed == [[0.75], [0.875]]
     # one legend for the whole figure, the learner's colour shared by both panels
     assert [ax.get_legend() is not None for ax in fig.axes] == [True, False]
     colours = {ax.get_lines()[0].get_color() for ax in fig.axes}
     assert len(colours) == 1
+
+
+def test_comparison_over_d_and_another_axis_reports_plateaus_but_draws_none(
+    host, tmp_path, monkeypatch
+):
+    host.add_plugin(SpreadPlugin(), name="spread", version="0.0")
+    host.ensure_registered()
+    repro = fake_comparison_repro()
+    spec = copy.deepcopy(dict(repro.specs["small"]))
+    spec["base"]["target"] = {"name": "spread", "params": {"d": 8}}
+    spec["grid"] = {"target.d": [4, 8], "trainer.ridge": [0.0, 0.5], "n_train": [2, 16]}
+    repro = dataclasses.replace(repro, specs={"small": spec, "full": spec}, plateau_degree=1)
+    figures = []
+    monkeypatch.setattr(
+        reproduce_plotting, "save_figure", lambda fig, path: figures.append(fig) or Path(path)
+    )
+    try:
+        summary = run_reproduction(
+            repro, tmp_path / "d", small=True, host=host, quiet=True, echo=quiet
+        )
+    finally:
+        host.remove_plugin("spread")
+    plateaus = summary["theory"]["kernel_plateau"]
+    assert {d: p["share"] for d, p in plateaus.items()} == {"4": 0.75, "8": 0.875}
+    (fig,) = figures  # one panel, lines for every (learner, d, ridge): no single plateau
+    assert not [ln for ax in fig.axes for ln in ax.get_lines() if ln.get_linestyle() == "--"]
 
 
 def test_method_curves_labels_pairs_and_baselines():

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 import tlkit
@@ -89,3 +91,19 @@ def test_combine_runs_with_different_layers_and_curve_grids(host):
     clash = b.assign(mse_mse=b["mse_mse"].expand_dims(extra=[0]))
     with pytest.raises(TlkitError, match="cannot combine variable 'mse_mse'"):
         results.combine([a, clash])
+
+
+def test_combined_versions_list_what_differs(host):
+    # cells run on different machines: keys that agree stay, the others list each value
+    runs = [tlkit.train(fake_config(seed=s), host=host).results for s in (0, 1, 2)]
+    same = results.combine(runs).tlkit.versions
+    assert same == runs[0].tlkit.versions
+    devices = ("gpu: NVIDIA H200", "cpu: cpu", "cpu: cpu")
+    for run, device in zip(runs, devices, strict=True):
+        versions = {**run.tlkit.versions, "jax_device": device}
+        run.attrs["versions"] = json.dumps(versions, sort_keys=True)
+    merged = results.combine(runs).tlkit.versions
+    assert merged["jax_device"] == "cpu: cpu | gpu: NVIDIA H200"
+    assert {k: v for k, v in merged.items() if k != "jax_device"} == {
+        k: v for k, v in same.items() if k != "jax_device"
+    }

@@ -26,6 +26,7 @@ from tlkit.pipeline import train
 from tlkit.results import combine, open_results
 from tlkit.sweep_cli import COMMANDS
 from tlkit.sweeps import (
+    Cell,
     SweepSpec,
     axis_dims,
     expand_cells,
@@ -257,6 +258,24 @@ def test_unnamed_variants_are_selected_by_their_component_labels(host, tmp_path)
         spec, tmp_path / "sw", host=host, progress="none", variants=["linear-net/lstsq"]
     )
     assert (result.ran, result.unselected) == (2, 0)
+
+
+def test_variants_by_one_name_or_by_coordinate(host, tmp_path):
+    spec = {**VARIANT_SPEC, "variants": [VARIANT_SPEC["variants"][0], {"trainer": "lstsq"}]}
+    # a Python string is one name, not a list of letters
+    one = tlkit.sweep(spec, tmp_path / "a", host=host, progress="none", variants="exact")
+    assert (one.ran, one.unselected) == (2, 2)
+    # the unnamed variant: its component label, or its coordinate in results.nc ("v1")
+    by_coord = tlkit.sweep(spec, tmp_path / "b", host=host, progress="none", variants=["v1"])
+    by_label = tlkit.sweep(spec, tmp_path / "c", host=host, progress="none", variants=["lstsq"])
+    assert list(by_coord.results["variant"].values) == ["v1"]
+    xr.testing.assert_identical(by_coord.results, by_label.results)
+
+
+def test_cells_from_a_newer_tlkit_still_load():
+    cell = expand_cells(SweepSpec.from_dict(VARIANT_SPEC))[0]
+    data = {**cell.to_dict(), "a_field_from_the_future": 1}
+    assert Cell.from_dict(data) == cell
 
 
 @pytest.mark.parametrize(

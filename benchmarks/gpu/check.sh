@@ -28,7 +28,7 @@ exec > >(tee "$OUT/check.log") 2>&1
 FAILED=0
 
 step() { echo; echo "=== $1 ($(date +%T))"; }
-check() { "$@" || { echo "!!! failed (status $?): $*"; FAILED=$((FAILED + 1)); }; }
+check() { "$@" || { echo "!!! failed (status $?): $*" >&2; FAILED=$((FAILED + 1)); }; }
 
 step "machine"
 nvidia-smi -L 2>/dev/null || echo "no nvidia-smi"
@@ -55,12 +55,15 @@ step "sweep: local executor vs Dask with one GPU per worker (issue 6; limit 220 
 # 4 cells (Algorithm 1 and one-step, two n): a small cell costs 10-20 s on a GPU,
 # nearly all compilation (measured on an H200, 2026-11-27), so the full small grid
 # of quadratic-d16 (20 cells) does not fit a check
-$TLKIT reproduce quadratic-d16 --small --show-config | $PY -c '
+small_sweep_config() {
+    $TLKIT reproduce quadratic-d16 --small --show-config | $PY -c '
 import sys, tomllib, tomli_w
 spec = tomllib.loads(sys.stdin.read())
 spec["variants"] = spec["variants"][:2]
 spec["grid"]["n_train"] = [256, 1024]
-sys.stdout.write(tomli_w.dumps(spec))' > "$WORK/sweep.toml"
+sys.stdout.write(tomli_w.dumps(spec))'
+}
+check small_sweep_config > "$WORK/sweep.toml"
 # the first run fills a compilation cache that the later ones reuse (compare cell times)
 CACHE=(--compile-cache "$WORK/xla-cache")
 check timeout 80 $PY -m tlkit sweep "$WORK/sweep.toml" --out "$WORK/local" --quiet "${CACHE[@]}"

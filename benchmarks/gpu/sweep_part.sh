@@ -14,6 +14,12 @@
 # cells), so copy DIR/cells/*.nc into the directory where the other variants ran, or
 # the other way round, and `tlkit reproduce NAME --out DIR` reuses them all.
 #
+# Before the first call, here: `echo /.gpu-runs/ >> .git/info/exclude` (so that the
+# folder travels only as carried), and the wheels of check.sh's header in .whl. Give the
+# device call a timeout_s at least 30 s above SECONDS, for the install and the tar: a
+# call stopped by its own limit brings nothing back. The exit status is the sweep's, 124
+# when the time was up (the device tool then reports timed_out; the tar still came back).
+#
 # TLKIT_MATMUL_PRECISION, if set, applies (each cell records it in versions).
 set -uo pipefail
 NAME=$1 VARIANTS=$2 SECONDS_LEFT=$3
@@ -35,5 +41,5 @@ timeout "$SECONDS_LEFT" $PY -m tlkit sweep "$CONFIG" --out ".gpu-runs/$NAME" --q
 STATUS=$?
 [ "$STATUS" = 124 ] && echo "=== time is up: the sweep was stopped; rerun to resume"
 tar -czf "$OUT/$NAME.tar.gz" -C .gpu-runs "$NAME"
-echo "=== $(ls .gpu-runs/$NAME/cells | grep -c '\.nc$') cells finished ($(date +%T))"
+echo "=== $(ls ".gpu-runs/$NAME/cells" | grep -c '\.nc$') cells finished ($(date +%T))"
 exit "$STATUS"

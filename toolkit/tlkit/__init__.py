@@ -47,10 +47,16 @@ elif "JAX_DEFAULT_MATMUL_PRECISION" not in os.environ:  # a user's JAX setting w
     jax.config.update("jax_default_matmul_precision", "highest")
 
 # A persistent compilation cache, if asked for, must be set before the first compile.
-if os.environ.get("TLKIT_COMPILE_CACHE"):
-    from tlkit.compile_cache import enable_compile_cache as _enable_compile_cache
+if os.environ.get("TLKIT_COMPILE_CACHE", "").strip():
+    import warnings
 
-    _enable_compile_cache(os.environ["TLKIT_COMPILE_CACHE"])
+    from tlkit.compile_cache import enable_compile_cache as _enable_compile_cache
+    from tlkit.errors import TlkitError
+
+    try:
+        _enable_compile_cache(os.environ["TLKIT_COMPILE_CACHE"])
+    except TlkitError as _exc:  # an import must not fail over a cache: run without it
+        warnings.warn(f"TLKIT_COMPILE_CACHE: {_exc}; running without the cache", stacklevel=2)
 
 from tlkit import types  # noqa: E402
 from tlkit.hookspecs import hookimpl  # noqa: E402

@@ -24,6 +24,7 @@ from pathlib import Path
 import jax
 
 from tlkit.atomic import ensure_writable_dir
+from tlkit.errors import ConfigError
 
 #: environment variable naming the cache directory
 ENV_VAR = "TLKIT_COMPILE_CACHE"
@@ -43,10 +44,12 @@ def enable_compile_cache(path: str | Path) -> Path:
         The directory, as an absolute path.
 
     Raises:
-        TlkitError: the directory cannot be created or written.
+        TlkitError: the path is empty, or the directory cannot be created or written.
     """
     from jax.experimental.compilation_cache import compilation_cache
 
+    if not str(path).strip():
+        raise ConfigError("the compilation cache needs a directory, got an empty path")
     directory = Path(path).expanduser().absolute()
     ensure_writable_dir(directory)
     settings = {

@@ -86,7 +86,7 @@ def reproduce(
     if n_boot < 1:
         raise ConfigError(f"--bootstrap must be >= 1, got {n_boot}")
     directory = Path(out) if out else Path("tlkit-reproduce") / (name + ("-small" if small else ""))
-    if compile_cache:
+    if compile_cache is not None:
         from tlkit.compile_cache import enable_compile_cache
 
         enable_compile_cache(compile_cache)

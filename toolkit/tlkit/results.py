@@ -167,7 +167,8 @@ def combine(datasets: Sequence[xr.Dataset]) -> xr.Dataset:
     one architecture with one trainer, failed cells that carry only ``fit_status``):
     missing entries are NaN for numbers and ``""`` for text. Integer and boolean
     variables that end up with holes become float. Dataset attributes are kept when
-    every dataset agrees on them.
+    every dataset agrees on them; ``versions`` is merged key by key (``a | b`` where
+    the runs differ, e.g. ``jax_device``).
 
     Raises:
         TlkitError: when there is nothing to combine.
@@ -235,8 +236,28 @@ def combine(datasets: Sequence[xr.Dataset]) -> xr.Dataset:
     attrs = dict(datasets[0].attrs)
     for ds in datasets[1:]:
         attrs = {k: v for k, v in attrs.items() if k in ds.attrs and _same(ds.attrs[k], v)}
+    if "versions" not in attrs:
+        attrs.update(_merged_versions(datasets))
     combined.attrs.update(attrs)
     return combined
+
+
+def _merged_versions(datasets: Sequence[xr.Dataset]) -> dict[str, str]:
+    """``versions`` of runs that differ (e.g. cells run on a GPU and on CPUs), key by key.
+
+    Each key keeps its value where the runs agree and lists the values ``a | b`` where
+    they do not, so a combined sweep still says which devices and versions made it.
+    """
+    values: dict[str, set[str]] = {}
+    for ds in datasets:
+        if "versions" not in ds.attrs:
+            continue  # e.g. a failed cell's placeholder
+        for key, value in json.loads(ds.attrs["versions"]).items():
+            values.setdefault(key, set()).add(str(value))
+    if not values:
+        return {}
+    merged = {key: " | ".join(sorted(found)) for key, found in values.items()}
+    return {"versions": json.dumps(merged, sort_keys=True)}
 
 
 def _numeric(values: Sequence[Any]) -> bool:

@@ -84,7 +84,7 @@ def sweep_command(
     """Run (or resume) the grid of runs in CONFIG (TOML) into DIR."""
     from tlkit.sweeps import sweep
 
-    if compile_cache:
+    if compile_cache is not None:
         from tlkit.compile_cache import enable_compile_cache
 
         enable_compile_cache(compile_cache)

@@ -276,7 +276,9 @@ class Cell:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Cell:
-        return cls(**dict(data))
+        # fields a newer tlkit added are ignored, so a worker of another version still runs
+        known = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
 
 
 def _slug(text: str) -> str:
@@ -802,18 +804,27 @@ def select_variants(cells: Sequence[Cell], variants: Sequence[str] | None) -> li
     """
     if variants is None:
         return list(cells)
+    if isinstance(variants, str):  # one name, not its characters
+        variants = [variants]
     labels = list(dict.fromkeys(c.variant for c in cells if c.variant))
     if not labels:
         raise ConfigError("--variants: this sweep has no variants")
     if not variants:
         raise ConfigError(f"--variants names no variant; this sweep's: {', '.join(labels)}")
-    unknown = [v for v in variants if v not in labels]
+
+    def names(cell: Cell) -> set[str]:
+        # a variant's label, and its coordinate in results.nc where that differs (an
+        # unnamed variant beside named ones is "v1" there)
+        return {cell.variant, str(cell.coords.get(VARIANT, cell.variant))}
+
+    known = set().union(*(names(c) for c in cells))
+    unknown = [v for v in variants if v not in known]
     if unknown:
         raise ConfigError(
             f"unknown variant {unknown[0]!r}; this sweep's variants: {', '.join(labels)}"
         )
     wanted = set(variants)
-    return [c for c in cells if c.variant in wanted]
+    return [c for c in cells if names(c) & wanted]
 
 
 def _recorded_spec(out: Path) -> Any:

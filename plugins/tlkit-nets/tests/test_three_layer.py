@@ -47,19 +47,34 @@ def test_forward_matches_numpy() -> None:
     np.testing.assert_allclose(np.asarray(reps["h2"]), h2, rtol=1e-12)
 
 
+def _relu_kernel(X: np.ndarray, Y: np.ndarray) -> np.ndarray:
+    """E relu(v·x) relu(v·y), v ~ N(0, I/d): the arc-cosine kernel (Cho & Saul 2009)."""
+    nx, ny = np.linalg.norm(X, axis=1), np.linalg.norm(Y, axis=1)
+    rho = np.clip(X @ Y.T / np.outer(nx, ny), -1, 1)
+    theta = np.arccos(rho)
+    return np.outer(nx, ny) / X.shape[1] * (np.sin(theta) + (np.pi - theta) * rho) / (2 * np.pi)
+
+
 def test_infinite_width_forward_matches_numpy() -> None:
-    model = three_layer(d=D, seed=2, dtype="float64", m1=5, m2=None, sigma1="tanh")
+    model = three_layer(d=D, seed=2, dtype="float64", m1=5, m2=None, sigma1="tanh", sigma2="relu")
     rng = np.random.default_rng(3)
     X = rng.standard_normal((9, D))
     b, a = np.asarray(model.b[...]), np.asarray(model.a[...])
     # untrained: φ̂ = 0, so every prediction is (1/m1) Σ a σ1(b)
     np.testing.assert_allclose(np.asarray(model(jnp.asarray(X))), np.tanh(b) @ a / 5, rtol=1e-12)
-    # "trained": a support set, its coefficients and slopes set by hand
-    model.support_X.set_value(jnp.asarray(rng.standard_normal((4, D))))
-    model.support_coef.set_value(jnp.asarray(rng.standard_normal(4)))
-    model.slope[...] = jnp.asarray(rng.standard_normal(5))
-    phi = np.asarray(model.learned_feature(jnp.asarray(X)))
-    h2 = np.tanh(phi[:, None] * np.asarray(model.slope[...]) + b)
+    # "trained": a support set, its coefficients (r_j / n1) and slopes set by hand;
+    # φ̂(x) = Σ_j (r_j / n1) K(x_j, x)
+    support, coef, slope = (
+        rng.standard_normal((4, D)),
+        rng.standard_normal(4),
+        rng.standard_normal(5),
+    )
+    model.support_X.set_value(jnp.asarray(support))
+    model.support_coef.set_value(jnp.asarray(coef))
+    model.slope[...] = jnp.asarray(slope)
+    phi = _relu_kernel(X, support) @ coef
+    np.testing.assert_allclose(np.asarray(model.learned_feature(jnp.asarray(X))), phi, rtol=1e-10)
+    h2 = np.tanh(phi[:, None] * slope + b)
     np.testing.assert_allclose(np.asarray(model(jnp.asarray(X))), h2 @ a / 5, rtol=1e-12)
     np.testing.assert_allclose(np.asarray(model.representations(jnp.asarray(X))["h2"]), h2)
 
