@@ -30,7 +30,6 @@ import tlkit  # noqa: F401  (full-precision matmuls, as in tlkit runs)
 sys.path.insert(0, str(Path(__file__).parent))
 from bench_vmap_seeds import make_data  # noqa: E402
 from tlkit_nets import layerwise  # noqa: E402
-from tlkit_nets.batching import stack_seeds  # noqa: E402
 from tlkit_nets.three_layer import three_layer  # noqa: E402
 
 
@@ -46,21 +45,11 @@ def best_time(fn, repeats: int = 5) -> float:
 
 
 def core_call(trainer, models, datas):
-    """The arguments of one vmapped ``_core_many`` call, as ``fit_many`` builds them."""
-    n = datas[0].n_train
-    cfg = trainer._config(models[0], n, given_direction=False)
+    """One vmapped ``_core_many`` call with the arguments ``fit_many`` builds."""
+    cfg = trainer._config(models[0], datas[0].n_train, given_direction=False)
     keys = [jax.random.fold_in(dt.key, 1) for dt in datas]
     splits = [layerwise._split_rows(dt, cfg, with_d1=True) for dt in datas]
-    args = (
-        stack_seeds([m.V[...] for m in models]),
-        stack_seeds([m.b[...] for m in models]),
-        stack_seeds([m.a[...] for m in models]),
-        *(stack_seeds([s[k] for s in splits]) for k in range(4)),
-        stack_seeds([d.X_val for d in datas]),
-        stack_seeds([d.y_val for d in datas]),
-        stack_seeds(keys),
-        jnp.zeros((len(models), 0), dtype=models[0].dtype),
-    )
+    args = layerwise.stacked_core_args(models, datas, splits, keys, None)
     return lambda: layerwise._core_many(cfg, *args)
 
 

@@ -228,34 +228,42 @@ class SpreadPlugin:
         register("spread", SpreadTarget, description="d-dependent degree energy")
 
 
-def test_comparison_over_d_draws_a_panel_and_a_plateau_per_d(host, tmp_path, monkeypatch):
+def run_spread_comparison(host, out, monkeypatch, grid):
+    """The fake comparison on the d-dependent target over ``grid``: (summary, figure)."""
     host.add_plugin(SpreadPlugin(), name="spread", version="0.0")
     host.ensure_registered()
     repro = fake_comparison_repro()
     spec = copy.deepcopy(dict(repro.specs["small"]))
     spec["base"]["target"] = {"name": "spread", "params": {"d": 8}}
-    spec["grid"] = {"target.d": [4, 8], "n_train": [2, 16]}
+    spec["grid"] = grid
     repro = dataclasses.replace(repro, specs={"small": spec, "full": spec}, plateau_degree=1)
     figures = []
     monkeypatch.setattr(
         reproduce_plotting, "save_figure", lambda fig, path: figures.append(fig) or Path(path)
     )
     try:
-        summary = run_reproduction(
-            repro, tmp_path / "d", small=True, host=host, quiet=True, echo=quiet
-        )
+        summary = run_reproduction(repro, out, small=True, host=host, quiet=True, echo=quiet)
     finally:
         host.remove_plugin("spread")
-    plateaus = summary["theory"]["kernel_plateau"]
-    assert {d: p["share"] for d, p in plateaus.items()} == {"4": 0.75, "8": 0.875}
     (fig,) = figures
-    assert [ax.get_title().splitlines()[-1] for ax in fig.axes] == ["d = 4", "d = 8"]
-    # each panel's dashed line sits at its own d's share above degree 1
-    dashed = [
+    return summary, fig
+
+
+def dashed_lines(fig):
+    return [
         [ln.get_ydata()[0] for ln in ax.get_lines() if ln.get_linestyle() == "--"]
         for ax in fig.axes
     ]
-    assert dashed == [[0.75], [0.875]]
+
+
+def test_comparison_over_d_draws_a_panel_and_a_plateau_per_d(host, tmp_path, monkeypatch):
+    grid = {"target.d": [4, 8], "n_train": [2, 16]}
+    summary, fig = run_spread_comparison(host, tmp_path / "d", monkeypatch, grid)
+    plateaus = summary["theory"]["kernel_plateau"]
+    assert {d: p["share"] for d, p in plateaus.items()} == {"4": 0.75, "8": 0.875}
+    assert [ax.get_title().splitlines()[-1] for ax in fig.axes] == ["d = 4", "d = 8"]
+    # each panel's dashed line sits at its own d's share above degree 1
+    assert dashed_lines(fig) == [[0.75], [0.875]]
     # one legend for the whole figure, the learner's colour shared by both panels
     assert [ax.get_legend() is not None for ax in fig.axes] == [True, False]
     colours = {ax.get_lines()[0].get_color() for ax in fig.axes}
@@ -265,27 +273,12 @@ def test_comparison_over_d_draws_a_panel_and_a_plateau_per_d(host, tmp_path, mon
 def test_comparison_over_d_and_another_axis_reports_plateaus_but_draws_none(
     host, tmp_path, monkeypatch
 ):
-    host.add_plugin(SpreadPlugin(), name="spread", version="0.0")
-    host.ensure_registered()
-    repro = fake_comparison_repro()
-    spec = copy.deepcopy(dict(repro.specs["small"]))
-    spec["base"]["target"] = {"name": "spread", "params": {"d": 8}}
-    spec["grid"] = {"target.d": [4, 8], "trainer.ridge": [0.0, 0.5], "n_train": [2, 16]}
-    repro = dataclasses.replace(repro, specs={"small": spec, "full": spec}, plateau_degree=1)
-    figures = []
-    monkeypatch.setattr(
-        reproduce_plotting, "save_figure", lambda fig, path: figures.append(fig) or Path(path)
-    )
-    try:
-        summary = run_reproduction(
-            repro, tmp_path / "d", small=True, host=host, quiet=True, echo=quiet
-        )
-    finally:
-        host.remove_plugin("spread")
+    grid = {"target.d": [4, 8], "trainer.ridge": [0.0, 0.5], "n_train": [2, 16]}
+    summary, fig = run_spread_comparison(host, tmp_path / "d", monkeypatch, grid)
     plateaus = summary["theory"]["kernel_plateau"]
     assert {d: p["share"] for d, p in plateaus.items()} == {"4": 0.75, "8": 0.875}
-    (fig,) = figures  # one panel, lines for every (learner, d, ridge): no single plateau
-    assert not [ln for ax in fig.axes for ln in ax.get_lines() if ln.get_linestyle() == "--"]
+    # one panel, lines for every (learner, d, ridge): no single plateau to draw
+    assert dashed_lines(fig) == [[]]
 
 
 def test_method_curves_labels_pairs_and_baselines():

@@ -264,6 +264,27 @@ _core_jit = jax.jit(_core, static_argnums=0)
 _core_many = jax.jit(jax.vmap(_core, in_axes=(None,) + (0,) * 11), static_argnums=0)
 
 
+def stacked_core_args(
+    models: Sequence[ThreeLayer],
+    datas: Sequence[TrainData],
+    splits: Sequence[tuple[Array, Array, Array, Array]],
+    keys: Sequence[Array],
+    g_streamed: Array | None,
+) -> tuple[Array, ...]:
+    """The per-seed arguments of ``_core`` (after ``cfg``), stacked for ``_core_many``."""
+    no_direction = jax.device_put(np.zeros((len(models), 0), dtype=models[0].dtype))
+    return (
+        stack_seeds([m.V[...] for m in models]),
+        stack_seeds([m.b[...] for m in models]),
+        stack_seeds([m.a[...] for m in models]),
+        *(stack_seeds([split[k] for split in splits]) for k in range(4)),
+        stack_seeds([d.X_val for d in datas]),
+        stack_seeds([d.y_val for d in datas]),
+        stack_seeds(keys),
+        g_streamed if g_streamed is not None else no_direction,
+    )
+
+
 def autodiff_step(model: ThreeLayer, X1: Array, y1: Array, eta1: float) -> Array:
     """The literal stage-1 step on the flax module: ``W - η1 ∇_W (1/(2n1)) Σ (f - y)²``.
 
@@ -399,19 +420,7 @@ class LayerWise(SeedBatchedTrainer):
                 )
                 outs.append(jax.tree.map(np.asarray, out))
         else:
-            out = _core_many(
-                cfg,
-                stack_seeds([m.V[...] for m in models]),
-                stack_seeds([m.b[...] for m in models]),
-                stack_seeds([m.a[...] for m in models]),
-                *(stack_seeds([split[k] for split in splits]) for k in range(4)),
-                stack_seeds([d.X_val for d in datas]),
-                stack_seeds([d.y_val for d in datas]),
-                stack_seeds(keys),
-                g_streamed
-                if g_streamed is not None
-                else jax.device_put(np.zeros((len(models), 0), dtype=models[0].dtype)),
-            )
+            out = _core_many(cfg, *stacked_core_args(models, datas, splits, keys, g_streamed))
             outs = unstack_seeds(out, len(models))
         # D1 is the support of an infinite-width network; nothing else is kept
         supports = [split[0] for split in splits]
