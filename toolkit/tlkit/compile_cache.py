@@ -2,7 +2,7 @@
 
 A sweep cell's programs are compiled in every process that runs one: a rerun or a
 resumed sweep, each Dask worker, each notebook kernel. Small cells are mostly
-compilation (a small Algorithm-1 cell compiles about 26 programs; on a GPU it took
+compilation (a small Algorithm-1 cell compiles about 24 programs; on a GPU it took
 10-20 s a cell, nearly all of it compiling), so JAX's persistent cache, which stores
 compiled executables on disk and reuses them across processes, saves most of that time.
 

@@ -137,3 +137,21 @@ def test_uses_the_network_activation_when_auto() -> None:
     target = FakeTarget(d=4)
     run = make_run(target, Net(4, target.beta), n_test=256)
     assert "of identity" in kernel_ridge()(run)["normalized_mse"].long_name
+
+
+def test_a_second_run_of_the_same_shapes_compiles_no_kernel_again() -> None:
+    # every seed of a sweep cell runs the probe on data of the same shapes
+    from jax import monitoring
+
+    compiles: list[str] = []
+    monitoring.register_event_duration_secs_listener(
+        lambda name, secs, **kw: (
+            compiles.append(name) if name == "/jax/core/compile/backend_compile_duration" else None
+        )
+    )
+    probe = kernel_ridge(ridges=[1e-3], activation="relu", block=128)
+    probe(run_with(200))
+    before = len(compiles)
+    probe = kernel_ridge(ridges=[1e-3], activation="relu", block=128)  # a new probe object
+    probe(run_with(200))
+    assert len(compiles) == before

@@ -16,6 +16,7 @@ by the measured ``Var f*`` on the test set, exactly like the ``test`` probe.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal
@@ -59,6 +60,10 @@ def model_activation(model: Any, requested: str) -> str:
     return "relu"
 
 
+# Kernels and their jitted forms are cached by their arguments: JAX caches compiled
+# programs per function object, and a fresh closure per probe call would compile the
+# same kernel again for every run (every seed of a sweep cell).
+@functools.cache
 def network_kernel(activation: str, kind: str) -> Kernel:
     """NNGP ``E[σ(v·x)σ(v·x')]`` or NTK ``NNGP + (x·x'/d) E[σ'(v·x)σ'(v·x')]``.
 
@@ -76,6 +81,7 @@ def network_kernel(activation: str, kind: str) -> Kernel:
     return ntk
 
 
+@functools.cache
 def polynomial_kernel(q: int) -> Kernel:
     """``(1 + x·x'/d)^q``: spans every polynomial of degree ≤ q."""
 
@@ -85,12 +91,17 @@ def polynomial_kernel(q: int) -> Kernel:
     return kernel
 
 
+@functools.cache
+def _jitted(kernel: Kernel) -> Kernel:
+    return jax.jit(kernel)
+
+
 def gram(kernel: Kernel, X: Any, Y: Any, block: int) -> np.ndarray:
     """``kernel(X, Y)`` in float64, built ``block`` rows at a time."""
     X = jnp.asarray(X, dtype=jnp.float64)
     Y = jnp.asarray(Y, dtype=jnp.float64)
     out = np.empty((X.shape[0], Y.shape[0]))
-    jitted = jax.jit(kernel)
+    jitted = _jitted(kernel)
     for sl in batches(int(X.shape[0]), block):
         out[sl] = np.asarray(jitted(X[sl], Y))
     return out
