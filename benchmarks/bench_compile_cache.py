@@ -5,7 +5,7 @@ worker is): 4 cells of the quadratic-d16 small reproduction (Algorithm 1 and one
 n = 2^8 and 2^10, 2 seeds). Prints the wall time and the summed cell time of each run,
 and the ratios to the run without a cache.
 
-    python benchmarks/bench_compile_cache.py [--skip-dask]
+    python benchmarks/bench_compile_cache.py [--skip-dask | --small]
 """
 
 from __future__ import annotations
@@ -58,7 +58,9 @@ def run(config: Path, out: Path, *extra: str) -> tuple[float, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--skip-dask", action="store_true", help="local executor only")
+    parser.add_argument("--small", action="store_true", help="quick check: local executor only")
     args = parser.parse_args()
+    args.skip_dask = args.skip_dask or args.small
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         config = small_config(work / "sweep.toml")

@@ -6,11 +6,12 @@ ridge baseline, one-step, joint Adam, random features) a cell at n = 2^8 is run 
 of XLA compilations it triggers, with 1 and 3 seeds. One compile per program and shape
 means the count does not grow with the seeds. Each count runs in a fresh process.
 
-    python benchmarks/bench_compile_counts.py
+    python benchmarks/bench_compile_counts.py [--small]
 """
 
 from __future__ import annotations
 
+import argparse
 import subprocess
 import sys
 
@@ -45,8 +46,11 @@ LEARNERS = (
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--small", action="store_true", help="quick check: two learners")
+    args = parser.parse_args()
     print("XLA compilations of a new cell shape (n = 2^9 after a cell at n = 2^8)")
-    for index, label in enumerate(LEARNERS):
+    for index, label in enumerate(LEARNERS[:2] if args.small else LEARNERS):
         counts = [
             subprocess.run(
                 [sys.executable, "-c", COUNT, str(index), str(seeds)],
