@@ -126,5 +126,90 @@ def test_parameter_errors() -> None:
         joint(optimizer="lbfgs")
     with pytest.raises(ParameterError, match="lr must be a finite number > 0"):
         joint(lr=0.0)
+    with pytest.raises(ParameterError, match="lr_extend must be an integer >= 0, got -1"):
+        joint(lr_extend=-1)
     with pytest.raises(ParameterError, match="trainer 'joint' needs a finite m2"):
         joint().fit(three_layer(d=D, seed=0, m2=None), make_data(0, 32, D), print)
+
+
+def test_lr_extend_equals_training_the_extended_grid_from_the_start(stages: list) -> None:
+    # a grid far too low: the best value is at its top end, so the grid grows upwards
+    data = make_data(4, 128, D, dtype=jnp.float64, n_val=64)
+    model = two_layer(d=D, seed=4, m=16, dtype="float64")
+    report = joint(lr=(1e-5, 3e-5), steps=40, eval_every=20, lr_extend=3).fit(
+        model, data, stages.append
+    )
+    grid = report.choices["lr_grid"]
+    assert grid[:2] == [1e-5, 3e-5] and len(grid) == 5 and grid == sorted(grid)
+    np.testing.assert_allclose(np.diff(np.log(grid))[1:], np.log(3.0))  # the grid's own ratio
+    assert report.choices["lr_extend"] == 3
+    # reference: the same five values as one grid from the start
+    alone = two_layer(d=D, seed=4, m=16, dtype="float64")
+    reference: list = []
+    joint(lr=tuple(grid), steps=40, eval_every=20).fit(alone, data, reference.append)
+    for name in ("val_mse", "train_mse"):
+        np.testing.assert_allclose(
+            stages[0].curves[name].values, reference[0].curves[name].values, rtol=1e-10
+        )
+    assert stages[0].info["lr"] == reference[0].info["lr"] == grid[-1]
+    assert stages[0].info["lr_at_grid_edge"] == "highest"  # still rising after 3 steps out
+    np.testing.assert_allclose(model.W[...], alone.W[...], rtol=1e-10)
+    np.testing.assert_allclose(model.a[...], alone.a[...], rtol=1e-10)
+
+
+def test_lr_extend_leaves_a_grid_alone_when_the_choice_is_inside(stages: list) -> None:
+    data = make_data(3, 128, D, dtype=jnp.float64, n_val=64)
+    grid = (3e-2, 1e-1, 3e-1)  # 1e-1 is best here
+    plain = joint(lr=grid, steps=40, eval_every=20).fit(
+        two_layer(d=D, seed=3, m=16, dtype="float64"), data, stages.append
+    )
+    assert stages[0].info["lr_at_grid_edge"] == ""
+    extended = joint(lr=grid, steps=40, eval_every=20, lr_extend=2).fit(
+        two_layer(d=D, seed=3, m=16, dtype="float64"), data, stages.append
+    )
+    assert extended.choices["lr_grid"] == plain.choices["lr_grid"] == list(grid)
+
+
+def test_lr_extend_vmapped_seeds_choose_as_they_would_alone(stages: list) -> None:
+    # seeds whose choices sit at different ends: the vmapped call trains every added
+    # value for every seed, and each seed still makes the choice it makes alone
+    grid = (0.03, 0.1)
+    datas = [make_data(s, 64, D, dtype=jnp.float64, n_val=32) for s in range(3)]
+    first: list = []
+    for s, data in enumerate(datas):
+        joint(lr=grid, steps=40, eval_every=20, batch_size=16).fit(
+            two_layer(d=D, seed=s, m=8, dtype="float64"), data, first.append
+        )
+    # the premise: these seeds' choices sit at both ends of the grid
+    assert {st.info["lr_at_grid_edge"] for st in first} == {"lowest", "highest"}
+    trainer = joint(lr=grid, steps=40, eval_every=20, batch_size=16, lr_extend=2)
+    looped, alone_lrs = [], []
+    for s, data in enumerate(datas):
+        model, one = two_layer(d=D, seed=s, m=8, dtype="float64"), []
+        trainer.fit(model, data, one.append)
+        looped.append(model)
+        alone_lrs.append(one[0].info["lr"])
+    batched = [two_layer(d=D, seed=s, m=8, dtype="float64") for s in range(3)]
+    together: list = []
+    reports = trainer.fit_many(batched, datas, together.append)
+    assert [st.info["lr"] for st in together] == alone_lrs
+    assert len(reports[0].choices["lr_grid"]) > len(grid) + 1  # grown at both ends
+    for one, many in zip(looped, batched, strict=True):
+        np.testing.assert_allclose(many.W[...], one.W[...], rtol=1e-10)
+        np.testing.assert_allclose(many.a[...], one.a[...], rtol=1e-10)
+
+
+def test_a_seed_takes_an_added_value_only_past_its_own_end() -> None:
+    from tlkit_nets.joint import _Config, _merge_grids
+
+    cfg = _Config(2, 4, 3, "relu", "identity", "adam", (0.1, 0.3), 20, 8, 0.0, "mup", False, 10)
+    # final validation MSE per grid value: seed A chose 0.3 (top end), seed B 0.1 (bottom)
+    a = ({"W": "A"}, np.zeros((2, 2)), np.array([[1.0, 0.9], [1.0, 0.5]]), 1)
+    b = ({"W": "B"}, np.zeros((2, 2)), np.array([[1.0, 0.4], [1.0, 0.6]]), 0)
+    # the value added past the top end (0.9) is better than both seeds' choices
+    extra = [({"W": f"{w} at 0.9"}, np.zeros((1, 2)), np.array([[1.0, 0.1]]), 0) for w in "AB"]
+    merged_cfg, (ma, mb) = _merge_grids(cfg, [a, b], "highest", 0.9, extra)
+    assert merged_cfg.lrs == (0.1, 0.3, 0.9)
+    assert (ma[0], ma[3]) == ({"W": "A at 0.9"}, 2)  # A's choice was at that end: taken
+    assert (mb[0], mb[3]) == ({"W": "B"}, 0)  # B's was at the other end: kept
+    np.testing.assert_array_equal(mb[2][:, -1], [0.4, 0.6, 0.1])  # curves keep all values

@@ -24,6 +24,7 @@ architecture ``three-layer-wang`` trained by this trainer with its defaults.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -37,7 +38,13 @@ from tlkit.errors import ParameterError
 from tlkit.numerics.activations import get_activation
 from tlkit.types import FitReport, ProbeOutput, StageReport, TrainData
 
-from tlkit_nets._checks import choice, positive_float, positive_grid, positive_int
+from tlkit_nets._checks import (
+    choice,
+    nonnegative_int,
+    positive_float,
+    positive_grid,
+    positive_int,
+)
 from tlkit_nets.batching import SeedBatchedTrainer, stack_seeds, unstack_seeds
 from tlkit_nets.grids import grid_edge
 from tlkit_nets.three_layer import ThreeLayer, three_layer
@@ -163,6 +170,77 @@ def _split(model: Any) -> tuple[dict[str, Array], dict[str, Array]]:
     return params, fixed
 
 
+def _train(cfg: _Config, splits: Sequence[tuple], datas: Sequence[TrainData]) -> list[tuple]:
+    """Every seed trained at every learning rate of ``cfg.lrs``; per-seed host results."""
+    if len(splits) == 1:
+        (p, f), dt = splits[0], datas[0]
+        out = _core_jit(cfg, p, f, dt.X, dt.y, dt.X_val, dt.y_val, dt.key)
+        return [jax.tree.map(np.asarray, out)]
+    out = _core_many(
+        cfg,
+        stack_seeds([s[0] for s in splits]),
+        stack_seeds([s[1] for s in splits]),
+        *(stack_seeds([getattr(d, f) for d in datas]) for f in ("X", "y", "X_val", "y_val")),
+        stack_seeds([d.key for d in datas]),
+    )
+    return list(unstack_seeds(out, len(splits)))
+
+
+def _edge_of(lrs: Sequence[float], out: tuple) -> str:
+    """Which end of the grid a seed's choice sits at ("" inside, or when it diverged)."""
+    _, _, val_curves, best = out
+    return grid_edge(lrs, int(best)) if np.isfinite(val_curves[int(best), -1]) else ""
+
+
+def _beyond_edges(lrs: Sequence[float], outs: Sequence[tuple]) -> dict[str, float]:
+    """One learning rate past each end of the grid that some seed chose.
+
+    The step past an end is the grid's own ratio there, kept within [2, 10].
+    """
+    ordered = sorted(lrs)
+    edges = {_edge_of(lrs, out) for out in outs}
+    beyond = {}
+    if "lowest" in edges:
+        beyond["lowest"] = ordered[0] / float(np.clip(ordered[1] / ordered[0], 2, 10))
+    if "highest" in edges:
+        beyond["highest"] = ordered[-1] * float(np.clip(ordered[-1] / ordered[-2], 2, 10))
+    return beyond
+
+
+def _merge_grids(
+    cfg: _Config, outs: Sequence[tuple], edge: str, value: float, extra: Sequence[tuple]
+) -> tuple[_Config, list[tuple]]:
+    """Add ``value``, trained for every seed, to the grid (kept sorted).
+
+    A seed takes it only if its own choice sat at ``edge`` and the new value's final
+    validation MSE is finite and strictly lower: a seed trained alone (no vmapped
+    neighbours whose choices extend the grid) then makes the same choice.
+    """
+    lrs = (*cfg.lrs, value)
+    order = np.argsort(lrs, kind="stable")
+    position = np.empty_like(order)
+    position[order] = np.arange(len(order))  # where each value lands in the sorted grid
+    merged = []
+    for out, (params2, train2, val2, _) in zip(outs, extra, strict=True):
+        params, train, val, best = out
+        first, second = val[int(best), -1], val2[0, -1]
+        take = bool(
+            _edge_of(cfg.lrs, out) == edge
+            and np.isfinite(second)
+            and not (np.isfinite(first) and first <= second)
+        )
+        chosen = int(position[len(cfg.lrs)] if take else position[int(best)])
+        merged.append(
+            (
+                params2 if take else params,
+                np.concatenate([train, train2])[order],
+                np.concatenate([val, val2])[order],
+                chosen,
+            )
+        )
+    return dataclasses.replace(cfg, lrs=tuple(float(lrs[i]) for i in order)), merged
+
+
 class Joint(SeedBatchedTrainer):
     """Train all weights jointly with Adam or SGD (see the module docstring)."""
 
@@ -212,25 +290,23 @@ class Joint(SeedBatchedTrainer):
         datas: Sequence[TrainData],
         on_stage: Callable[[StageReport], None],
     ) -> list[FitReport]:
-        """Train several seeds of one configuration in one compiled, vmapped call."""
+        """Train several seeds of one configuration in one compiled, vmapped call.
+
+        With ``lr_extend`` > 0, a grid whose chosen value sits at an end for some seed
+        is extended by one value past that end, trained for all seeds (same
+        initialization and minibatches), up to ``lr_extend`` times; a seed takes the new
+        value only if its own choice was at that end, so it chooses as it would alone.
+        """
         cfg = self._config(models[0])
         splits = [_split(m) for m in models]
-        if len(models) == 1:
-            (p, f), dt = splits[0], datas[0]
-            out = _core_jit(cfg, p, f, dt.X, dt.y, dt.X_val, dt.y_val, dt.key)
-            outs = [jax.tree.map(np.asarray, out)]
-        else:
-            out = _core_many(
-                cfg,
-                stack_seeds([s[0] for s in splits]),
-                stack_seeds([s[1] for s in splits]),
-                *(
-                    stack_seeds([getattr(d, f) for d in datas])
-                    for f in ("X", "y", "X_val", "y_val")
-                ),
-                stack_seeds([d.key for d in datas]),
-            )
-            outs = unstack_seeds(out, len(models))
+        outs = _train(cfg, splits, datas)
+        for _ in range(self.options["lr_extend"] if len(cfg.lrs) > 1 else 0):
+            beyond = _beyond_edges(cfg.lrs, outs)
+            for edge, value in beyond.items():
+                extra = _train(dataclasses.replace(cfg, lrs=(value,)), splits, datas)
+                cfg, outs = _merge_grids(cfg, outs, edge, value, extra)
+            if not beyond:
+                break
         return [self._finish(m, o, cfg, on_stage) for m, o in zip(models, outs, strict=True)]
 
     def _finish(
@@ -257,6 +333,7 @@ class Joint(SeedBatchedTrainer):
             for k in ("optimizer", "parametrization", "train_bias", "weight_decay", "batch_size")
         }
         choices["lr_grid"] = list(cfg.lrs)
+        choices["lr_extend"] = self.options["lr_extend"]
         choices["lr_selection"] = "lowest final validation MSE"
         choices["steps"] = cfg.steps
         choices["lr_multipliers"] = _lr_multipliers(cfg)
@@ -296,6 +373,7 @@ def joint(
     parametrization: Literal["mup", "standard"] = "mup",
     train_bias: bool = False,
     eval_every: int = 100,
+    lr_extend: int = 0,
 ) -> Joint:
     """Joint training with optax.
 
@@ -309,6 +387,10 @@ def joint(
         parametrization: ``mup`` or ``standard`` per-layer learning rates [recon].
         train_bias: also train b.
         eval_every: steps between the recorded losses.
+        lr_extend: when the chosen learning rate is at an end of the grid, train one
+            more value past that end (the grid's ratio there, within [2, 10]) and keep
+            the better; repeat up to this many times. The recorded grid and curves
+            include the added values.
     """
     choice("optimizer", optimizer, ("adam", "sgd"))
     choice("parametrization", parametrization, ("mup", "standard"))
@@ -317,6 +399,7 @@ def joint(
     positive_int("batch_size", batch_size)
     positive_float("weight_decay", weight_decay, allow_zero=True)
     positive_int("eval_every", eval_every)
+    nonnegative_int("lr_extend", lr_extend)
     return Joint(
         optimizer=optimizer,
         lr=lrs,
@@ -326,6 +409,7 @@ def joint(
         parametrization=parametrization,
         train_bias=train_bias,
         eval_every=eval_every,
+        lr_extend=lr_extend,
     )
 
 
