@@ -10,7 +10,9 @@ which part dominates:
 * core time against the number of step sizes (1, 2, 8): the slope is the cost of one
   grid step (features, Gram matrix, eigh, ridge path, validation) for 8 seeds;
 * core time with 1 vs 10 ridges at 8 step sizes: the ridge path's share;
-* ``lax.map`` of a batched eigh over 8 steps vs one eigh of all 64 matrices.
+* ``lax.map`` of a batched eigh over 8 steps vs one eigh of all 64 matrices;
+* the core with the whole step-size grid vmapped (``step_batch=8``), which turns the
+  former into the latter inside the fit.
 
     python benchmarks/bench_layerwise_phases.py [--small]
 """
@@ -77,6 +79,12 @@ def main() -> None:
     print(
         f"  one grid step for {seeds} seeds: {per_step * 1e3:.1f} ms; the rest (stage 1, "
         f"final fit): {(timings[1, 10] - per_step) * 1e3:.1f} ms"
+    )
+    batched = layerwise.layer_wise(step_sizes=steps8, step_batch=8)
+    t = best_time(core_call(batched, models, datas))
+    print(
+        f"  8 step sizes x 10 ridges, step_batch=8 (grid vmapped)  core {t * 1e3:8.1f} ms "
+        f"({timings[8, 10] / t:.2f}x the step_batch=1 core)"
     )
     gram = jax.random.normal(jax.random.PRNGKey(0), (8, seeds, width, width), jnp.float32)
     gram = gram @ jnp.swapaxes(gram, -1, -2)

@@ -4,7 +4,9 @@ Both paths use the same jitted code (``LayerWise.fit_many`` vs ``LayerWise.fit``
 seed); compilation is excluded (each path runs once before timing). Also times the
 two-layer one-step trainer the same way, and the part that bounds the gain: the
 seeds x step sizes eigendecompositions of Algorithm 1's stage 2 (one m1 x m1 ``eigh``
-per seed and step size), looped vs batched. Prints the speed-up ratios.
+per seed and step size), looped vs batched. The layer-wise fit is timed twice: step sizes
+one at a time (default ``step_batch=1``) and the whole grid at once. Prints the speed-up
+ratios.
 
     python benchmarks/bench_vmap_seeds.py          # d = 16, n = 2^12, m1 = m2 = 512, 8 seeds
     python benchmarks/bench_vmap_seeds.py --small
@@ -137,6 +139,16 @@ def main() -> None:
     compare(
         "three-layer / layer-wise",
         layer_wise(),
+        lambda s: three_layer(d=d, seed=s, m1=width, m2=width),
+        datas,
+        seeds,
+        layerwise_module,
+    )
+    # the whole step-size grid at once: its eigendecompositions batched seeds x grid
+    grid = len(layer_wise().options["step_sizes"])
+    compare(
+        f"  same, step_batch={grid}",
+        layer_wise(step_batch=grid),
         lambda s: three_layer(d=d, seed=s, m1=width, m2=width),
         datas,
         seeds,

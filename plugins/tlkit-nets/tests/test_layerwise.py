@@ -118,6 +118,22 @@ def test_fit_many_equals_looped_fits(m2: int | None, stages: list) -> None:
         np.testing.assert_allclose(many(datas[0].X_val), one(datas[0].X_val), rtol=1e-8)
 
 
+@pytest.mark.parametrize("step_batch", [2, 3, 10])
+def test_batched_step_grid_equals_one_step_size_at_a_time(step_batch: int) -> None:
+    """Step sizes evaluated together (2 of 3: a remainder; 10: capped) choose as one at a time."""
+    datas = [make_data(s, 200, D, dtype=jnp.float64) for s in range(2)]
+    fitted, curves = [], []
+    for batch in (1, step_batch):
+        models = [three_layer(d=D, seed=s, dtype="float64", **ARCH) for s in range(2)]
+        stages: list = []
+        layer_wise(**GRID, step_batch=batch).fit_many(models, datas, stages.append)
+        fitted.append(models)
+        curves.append([s.curves["val_mse"].values for s in stages if s.stage == "stage1"])
+    np.testing.assert_allclose(curves[1], curves[0], rtol=1e-10)
+    for one, together in zip(*fitted, strict=True):
+        np.testing.assert_allclose(together.a[...], one.a[...], rtol=1e-9, atol=1e-12)
+
+
 def _in_memory(data: TrainData) -> TrainData:
     X, y = data.blocks.rows(0, data.n_train)
     return TrainData(X, y, data.X_val, data.y_val, data.key)
@@ -254,6 +270,7 @@ def test_wrong_architecture_or_init_is_a_parameter_error() -> None:
         ({"stage2": "sgd"}, "stage2 must be one of ridge, gd"),
         ({"gd_lr": 2.0}, "gd_lr must be in"),
         ({"stage1": "exact"}, "stage1 must be one of streamed, autodiff"),
+        ({"step_batch": 0}, "step_batch must be an integer >= 1, got 0"),
     ],
 )
 def test_bad_trainer_parameters(options: dict, message: str) -> None:
@@ -282,3 +299,20 @@ def test_grid_edge_flags_the_ends_of_unordered_grids() -> None:
     grid = [0.1, 1e-3, 10.0, 1.0]
     assert [grid_edge(grid, i) for i in range(4)] == ["", "lowest", "highest", ""]
     assert grid_edge([0.5], 0) == ""  # nothing was chosen
+
+
+@pytest.mark.parametrize(("size", "batch"), [(1, 1), (5, 1), (5, 2), (6, 3), (5, 5), (3, 8)])
+def test_map_grid_equals_a_python_loop(size: int, batch: int) -> None:
+    """Chunked, padded, vmapped or sequential: the values of a loop, in order, none extra."""
+    from tlkit_nets.grids import map_grid
+
+    M = np.random.default_rng(0).normal(size=(4, 4))
+    grid = np.linspace(0.5, 2.0, size)
+
+    def evaluate(t):  # eigh inside, as in the trainers
+        return jnp.linalg.eigh(t * (M @ M.T))[0] + t
+
+    out = np.asarray(jax.jit(lambda g: map_grid(evaluate, g, batch))(jnp.asarray(grid)))
+    expected = [np.linalg.eigh(t * (M @ M.T))[0] + t for t in grid]
+    assert out.shape == (size, 4)
+    np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-5)

@@ -96,6 +96,19 @@ def test_fit_many_equals_looped_fits(factory, stages: list) -> None:
         np.testing.assert_allclose(many(datas[0].X_val), one(datas[0].X_val), rtol=1e-8)
 
 
+def test_batched_step_grid_equals_one_step_size_at_a_time(stages: list) -> None:
+    datas = [make_data(s, 160, D, dtype=jnp.float64) for s in range(2)]
+    fitted = []
+    for batch in (1, 2):
+        models = [two_layer(d=D, seed=s, m=12, dtype="float64") for s in range(2)]
+        one_step(**GRID, step_batch=batch).fit_many(models, datas, stages.append)
+        fitted.append(models)
+    for one, together in zip(*fitted, strict=True):
+        np.testing.assert_allclose(together(datas[0].X_val), one(datas[0].X_val), rtol=1e-9)
+    curves = [s.curves["val_mse"].values for s in stages if s.stage == "stage1"]
+    np.testing.assert_allclose(curves[2:], curves[:2], rtol=1e-10)
+
+
 def test_diverging_step_is_reported(stages: list) -> None:
     report = one_step(step_sizes=[1e30], step_size_units="absolute", **GRID).fit(
         two_layer(d=D, seed=0, m=8, sigma="cube"), make_data(0, 64, D), stages.append
@@ -109,6 +122,8 @@ def test_parameter_errors() -> None:
         one_step().fit(three_layer(d=D, seed=0, m1=4, m2=8), data, print)
     with pytest.raises(ParameterError, match="steps must be an integer >= 1, got 0"):
         one_step(steps=0)
+    with pytest.raises(ParameterError, match="step_batch must be an integer >= 1, got 0"):
+        one_step(step_batch=0)
     with pytest.raises(ParameterError, match="n2 must be at most n_train = 64"):
         random_features(n2=100).fit(two_layer(d=D, seed=0, m=8), data, print)
     with pytest.raises(ParameterError, match="m must be an integer >= 1"):

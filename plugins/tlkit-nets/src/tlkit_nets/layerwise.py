@@ -54,7 +54,7 @@ from tlkit_nets.features import (
     feature_values,
     kernel_feature_values,
 )
-from tlkit_nets.grids import grid_edge
+from tlkit_nets.grids import grid_edge, map_grid
 from tlkit_nets.stage2 import Stage2Spec, fit_output_weights, validation_mse
 from tlkit_nets.three_layer import ThreeLayer
 
@@ -88,6 +88,7 @@ class _Config:
     bias_init: str
     bias_scale: float
     batch_size: int
+    step_batch: int
     given_direction: bool
 
 
@@ -233,7 +234,9 @@ def _core(
         return validation_mse(features(phiv, slope, offset), y_val, A)
 
     steps = jnp.asarray(cfg.step_sizes, dtype=dtype)
-    val = jax.lax.map(evaluate, steps)  # (E, L)
+    # step_batch step sizes at a time: 1 keeps memory flat in the grid size; more
+    # batches their eigendecompositions (faster on a GPU, not on a CPU's LAPACK)
+    val = map_grid(evaluate, steps, cfg.step_batch)  # (E, L)
     flat = jnp.where(jnp.isfinite(val), val, jnp.inf).reshape(-1)
     best = jnp.argmin(flat)
     i_step, i_ridge = best // val.shape[1], best % val.shape[1]
@@ -343,6 +346,7 @@ class LayerWise(SeedBatchedTrainer):
             bias_init=o["bias_init"],
             bias_scale=o["bias_scale"],
             batch_size=o["batch_size"],
+            step_batch=min(o["step_batch"], len(o["step_sizes"])),
             given_direction=given_direction,
         )
 
@@ -532,6 +536,7 @@ def layer_wise(
     bias_init: Literal["uniform", "gaussian", "zero"] = "uniform",
     bias_scale: float = 1.0,
     batch_size: int = 4096,
+    step_batch: int = 1,
 ) -> LayerWise:
     """Algorithm 1 (layer-wise training) of the three-layer network.
 
@@ -550,6 +555,10 @@ def layer_wise(
         redraw_bias: draw b afresh after stage 1 [recon].
         bias_init, bias_scale: the distribution of re-drawn biases.
         batch_size: rows per block when streaming.
+        step_batch: step sizes evaluated together (vmapped) in the grid search; 1
+            (default) evaluates one at a time, so memory does not grow with the grid.
+            Larger values batch the grid's eigendecompositions, which a GPU runs
+            faster; memory for features grows by this factor. Capped at the grid size.
     """
     choice("feature_form", feature_form, ("literal", "standardized"))
     choice("step_size_units", step_size_units, ("feature-std", "absolute"))
@@ -568,6 +577,7 @@ def layer_wise(
         positive_int("n2", n2)
     positive_float("bias_scale", bias_scale, allow_zero=True)
     positive_int("batch_size", batch_size)
+    positive_int("step_batch", step_batch)
     return LayerWise(
         feature_form=feature_form,
         step_sizes=positive_grid("step_sizes", step_sizes),
@@ -585,4 +595,5 @@ def layer_wise(
         bias_init=bias_init,
         bias_scale=bias_scale,
         batch_size=batch_size,
+        step_batch=step_batch,
     )

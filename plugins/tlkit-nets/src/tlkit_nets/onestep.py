@@ -33,7 +33,7 @@ from tlkit_nets._checks import (
     positive_int,
 )
 from tlkit_nets.batching import SeedBatchedTrainer, stack_seeds, unstack_seeds
-from tlkit_nets.grids import grid_edge
+from tlkit_nets.grids import grid_edge, map_grid
 from tlkit_nets.layerwise import DEFAULT_RIDGES, json_numbers, split_sizes
 from tlkit_nets.stage2 import Stage2Spec, fit_output_weights, validation_mse
 from tlkit_nets.two_layer import TwoLayer
@@ -53,6 +53,7 @@ class _Config:
     step_sizes: tuple[float, ...]
     step_size_units: str
     stage2: Stage2Spec
+    step_batch: int
 
 
 def _stage1_loss(W: Array, b: Array, a: Array, X: Array, y: Array, sigma: Any, m: int) -> Array:
@@ -90,7 +91,8 @@ def _core(
         return validation_mse(features(W, X_val), y_val, A)
 
     steps = jnp.asarray(cfg.step_sizes, dtype=W0.dtype)
-    val = jax.lax.map(evaluate, steps)
+    # as in layer-wise: step_batch step sizes at a time (memory vs batched eigh)
+    val = map_grid(evaluate, steps, cfg.step_batch)
     flat = jnp.where(jnp.isfinite(val), val, jnp.inf).reshape(-1)
     best = jnp.argmin(flat)
     i_step, i_ridge = best // val.shape[1], best % val.shape[1]
@@ -140,6 +142,7 @@ class OneStep(SeedBatchedTrainer):
             o["step_sizes"],
             o["step_size_units"],
             spec,
+            min(o["step_batch"], len(o["step_sizes"])),
         )
 
     def fit_many(
@@ -272,6 +275,7 @@ def one_step(
     split: float = 0.5,
     n1: int | None = None,
     n2: int | None = None,
+    step_batch: int = 1,
 ) -> OneStep:
     """k gradient steps on W from random init, then ridge on a (two-layer).
 
@@ -282,8 +286,11 @@ def one_step(
             ``absolute`` (W ← W - η m ∇_W L).
         ridges, ridge_units, stage2, gd_steps, gd_lr: stage 2, as for layer-wise.
         split, n1, n2: sizes of D1 and D2 (n1 + n2 <= n_train).
+        step_batch: step sizes evaluated together (vmapped) in the grid search, as
+            for layer-wise (1: one at a time; more batches the eigendecompositions).
     """
     positive_int("steps", steps)
+    positive_int("step_batch", step_batch)
     choice("step_size_units", step_size_units, ("relative", "absolute"))
     fraction("split", split)
     if n1 is not None:
@@ -302,6 +309,7 @@ def one_step(
         split=split,
         n1=n1,
         n2=n2,
+        step_batch=step_batch,
     )
 
 
@@ -334,4 +342,5 @@ def random_features(
         split=0.5,
         n1=None,
         n2=n2,
+        step_batch=1,
     )
