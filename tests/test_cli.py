@@ -133,3 +133,38 @@ def test_analyze_bad_run_dir(invoke, tmp_path, damage):
     result = invoke("analyze", str(out))
     assert result.exit_code == 2 and len(result.output.strip().splitlines()) == 1
     assert sorted(p.name for p in tmp_path.rglob("*")) == before
+
+
+def test_analyze_sets_probe_parameters(invoke, tmp_path):
+    import xarray as xr
+
+    out = tmp_path / "run"
+    assert invoke(*TRAIN, "--out", str(out)).exit_code == 0
+    for args, name in (((), "normalized test MSE"), (("-p", "mse.kind=plain"), "plain test MSE")):
+        result = invoke(
+            "analyze", str(out), "--probe", "mse", *args, "--out", str(tmp_path / "r.nc")
+        )
+        assert result.exit_code == 0, result.output
+        with xr.open_dataset(tmp_path / "r.nc") as ds:
+            assert ds["mse_mse"].attrs["long_name"] == name
+    result = invoke("analyze", str(out), "--probe", "mse", "-p", "kind=plain")  # bare key
+    assert result.exit_code == 0, result.output
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("-p", "kind=plain"), "-p sets parameters of the probes named by --probe"),
+        (("--probe", "mse", "-p", "bogus=1"), "unknown parameter 'bogus'"),
+        (("--probe", "mse", "-p", "kind=cubic"), "kind"),
+        (("--probe", "nope", "-p", "kind=plain"), "nope"),
+    ],
+)
+def test_analyze_bad_probe_parameters(invoke, tmp_path, args, message):
+    out = tmp_path / "run"
+    assert invoke(*TRAIN, "--out", str(out)).exit_code == 0
+    before = sorted(p.name for p in tmp_path.rglob("*"))
+    result = invoke("analyze", str(out), *args)
+    assert result.exit_code == 2 and len(result.output.strip().splitlines()) == 1, result.output
+    assert message in result.output
+    assert sorted(p.name for p in tmp_path.rglob("*")) == before

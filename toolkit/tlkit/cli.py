@@ -230,17 +230,43 @@ class _stage_printer:
 @click.argument("run_dir", type=click.Path(file_okay=False))
 @click.option("--probe", "probes", multiple=True, help="Probe to run (default: default probes).")
 @click.option(
+    "-p",
+    "--param",
+    "params",
+    multiple=True,
+    metavar="[PROBE.]KEY=VALUE",
+    help="A parameter of a --probe; a bare KEY goes to the one probe that accepts it.",
+)
+@click.option(
     "--out", type=click.Path(dir_okay=False), help="Results file (default RUN_DIR/results.nc)."
 )
 @click.pass_context
 def analyze_command(
-    ctx: click.Context, run_dir: str, probes: tuple[str, ...], out: str | None
+    ctx: click.Context,
+    run_dir: str,
+    probes: tuple[str, ...],
+    params: tuple[str, ...],
+    out: str | None,
 ) -> None:
     """Run probes on a saved run and write the labelled results (netCDF)."""
     from tlkit.checkpoint import RESULTS
+    from tlkit.config import ComponentConfig
+    from tlkit.params import route_parameters
     from tlkit.pipeline import analyze
 
-    ds = analyze(run_dir, probes=list(probes) or None, out=out, host=_host(ctx))
+    host = _host(ctx)
+    chosen: list[str | ComponentConfig] = list(probes)
+    if params:
+        if not probes:
+            raise TlkitError("-p sets parameters of the probes named by --probe; add --probe NAME")
+        registry = host.ensure_registered()
+        factories = {
+            name: (f"probe {name!r}", registry.get("probe", name).factory, frozenset())
+            for name in probes
+        }
+        routed = route_parameters(list(params), factories)
+        chosen = [ComponentConfig(name, routed[name]) for name in probes]
+    ds = analyze(run_dir, probes=chosen or None, out=out, host=host)
     click.echo(f"results written to {out or Path(run_dir) / RESULTS}")
     _print_results(ds)
 

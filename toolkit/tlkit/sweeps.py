@@ -72,7 +72,8 @@ CELLS = "cells"
 SPEC_FILE = "sweep.json"
 RESULTS_FILE = "results.nc"
 _VALID_GRID = (
-    "n_train, n_val, n_test, dtype, target, arch, trainer, or <target|arch|trainer>.<parameter>"
+    "n_train, n_val, n_test, dtype, train_block_size, target, arch, trainer, "
+    "or <target|arch|trainer>.<parameter>"
 )
 
 

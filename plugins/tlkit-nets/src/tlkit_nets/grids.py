@@ -29,7 +29,6 @@ def grid_edge(grid: Sequence[float], index: int) -> str:
     return ""
 
 
-
 def map_grid(evaluate: Callable[[Array], Array], grid: Array, batch: int) -> Array:
     """``evaluate`` at every value of a 1-d ``grid``, ``batch`` values at a time.
 
