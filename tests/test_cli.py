@@ -168,3 +168,58 @@ def test_analyze_bad_probe_parameters(invoke, tmp_path, args, message):
     assert result.exit_code == 2 and len(result.output.strip().splitlines()) == 1, result.output
     assert message in result.output
     assert sorted(p.name for p in tmp_path.rglob("*")) == before
+
+
+def test_force_replaces_only_a_run(invoke, tmp_path, monkeypatch):
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "notes.txt").write_text("keep me")
+    result = invoke(*TRAIN, "--out", str(project), "--force")
+    assert result.exit_code == 2 and len(result.output.strip().splitlines()) == 1
+    assert "is not a tlkit run directory" in result.output
+    assert (project / "notes.txt").read_text() == "keep me"
+    run = tmp_path / "run"
+    assert invoke(*TRAIN, "--out", str(run)).exit_code == 0
+    assert invoke(*TRAIN, "--seed", "3", "--out", str(run), "--force").exit_code == 0
+    monkeypatch.chdir(run)
+    result = invoke(*TRAIN, "--out", ".", "--force")
+    assert result.exit_code == 2 and "is or contains the current directory" in result.output
+    assert (run / "manifest.json").is_file()
+
+
+def test_analyze_out_never_overwrites_other_files(invoke, tmp_path):
+    run = tmp_path / "run"
+    assert invoke(*TRAIN, "--out", str(run)).exit_code == 0
+    manifest = (run / "manifest.json").read_text()
+    for target in (run / "manifest.json", tmp_path / "notes.txt", tmp_path):
+        if target.name == "notes.txt":
+            target.write_text("keep me")
+        before = target.read_text() if target.is_file() else None
+        result = invoke("analyze", str(run), "--out", str(target))
+        assert result.exit_code == 2 and len(result.output.strip().splitlines()) == 1
+        assert before is None or target.read_text() == before
+    assert (run / "manifest.json").read_text() == manifest
+    # an earlier results file may be replaced
+    assert invoke("analyze", str(run), "--out", str(run / "results.nc")).exit_code == 0
+    assert invoke("analyze", str(run), "--out", str(tmp_path / "r.nc")).exit_code == 0
+    assert invoke("analyze", str(run), "--out", str(tmp_path / "r.nc")).exit_code == 0
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda m: m["config"]["target"]["params"].update(d=3), "the architecture needs"),
+        (lambda m: m.update(fit="x"), "corrupted manifest"),
+        (lambda m: m["fit"].update(stages=[{"x": 1}]), "corrupted manifest"),
+        (lambda m: m.update(state_files="x"), "corrupted manifest"),
+    ],
+)
+def test_altered_manifest_is_refused(invoke, tmp_path, edit, message):
+    run = tmp_path / "run"
+    assert invoke(*TRAIN, "--out", str(run)).exit_code == 0
+    manifest = json.loads((run / "manifest.json").read_text())
+    edit(manifest)
+    (run / "manifest.json").write_text(json.dumps(manifest))
+    result = invoke("analyze", str(run))
+    assert result.exit_code == 2 and len(result.output.strip().splitlines()) == 1, result.output
+    assert message in result.output

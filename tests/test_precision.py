@@ -22,7 +22,7 @@ def _precision_in_fresh_process(
         env["TLKIT_MATMUL_PRECISION"] = value
     if jax_value is not None:
         env["JAX_DEFAULT_MATMUL_PRECISION"] = jax_value
-    code = "import jax, tlkit; print(jax.config.jax_default_matmul_precision)"
+    code = "import jax, tlkit; tlkit.get_host(); print(jax.config.jax_default_matmul_precision)"
     return subprocess.run(
         [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=False
     )
@@ -57,10 +57,31 @@ def test_a_users_jax_setting_wins_unless_tlkit_is_told():
     assert _precision_in_fresh_process("highest", "bfloat16").stdout.strip() == "highest"
 
 
-def test_bad_environment_variable_names_the_choices():
+MESSAGE = (
+    "TLKIT_MATMUL_PRECISION must be one of highest, high, tensorfloat32, bfloat16, default, "
+    "got 'fp8'"
+)
+
+
+def test_bad_environment_variable_warns_in_python_and_keeps_highest():
     result = _precision_in_fresh_process("fp8")
-    assert result.returncode != 0
-    assert result.stderr.strip().splitlines()[-1] == (
-        "ValueError: TLKIT_MATMUL_PRECISION must be one of highest, high, tensorfloat32, "
-        "bfloat16, default, got 'fp8'"
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "highest"
+    assert f"UserWarning: {MESSAGE}; using 'highest'" in result.stderr
+
+
+def test_bad_environment_variable_is_one_line_and_status_2_from_the_cli():
+    env = {**os.environ, "TLKIT_MATMUL_PRECISION": "fp8"}
+    result = subprocess.run(
+        [sys.executable, "-W", "ignore", "-m", "tlkit", "plugins"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
     )
+    assert result.returncode == 2
+    assert result.stderr.strip() == f"error: {MESSAGE}"
+
+
+def test_empty_environment_variable_counts_as_unset():
+    assert _precision_in_fresh_process("").stdout.strip() == "highest"

@@ -312,6 +312,16 @@ def test_changed_config_is_refused_unless_forced(host, tmp_path, invoke):
     assert len(list((out / "cells").glob("*.nc"))) == 8
 
 
+def test_force_never_writes_into_a_directory_that_is_not_a_sweep(host, tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "results.nc").write_text("a run's results")
+    with pytest.raises(TlkitError, match="is not empty and is not a sweep directory"):
+        tlkit.sweep(SPEC, run, host=host, progress="none", force=True)
+    assert sorted(p.name for p in run.iterdir()) == ["results.nc"]
+    assert (run / "results.nc").read_text() == "a run's results"
+
+
 def test_a_raising_cell_is_recorded_and_the_sweep_goes_on(xhost, tmp_path):
     spec = {
         "seeds": [0, 1],

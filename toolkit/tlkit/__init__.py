@@ -32,14 +32,18 @@ jax.config.update("jax_enable_x64", True)
 
 #: values of TLKIT_MATMUL_PRECISION (JAX's names; "default" leaves JAX's own default)
 MATMUL_PRECISIONS = ("highest", "high", "tensorfloat32", "bfloat16", "default")
-_precision = os.environ.get("TLKIT_MATMUL_PRECISION")
+#: why the environment could not be honoured ("" when it could): the CLI refuses to
+#: run (one line, exit status 2); the Python API warns when it builds a plugin host.
+#: Not raised here: an import error would reach CLI users as a traceback.
+ENVIRONMENT_ERROR = ""
+_precision = os.environ.get("TLKIT_MATMUL_PRECISION", "").strip().lower() or None
+if _precision is not None and _precision not in MATMUL_PRECISIONS:
+    ENVIRONMENT_ERROR = (
+        f"TLKIT_MATMUL_PRECISION must be one of {', '.join(MATMUL_PRECISIONS)}, "
+        f"got {os.environ['TLKIT_MATMUL_PRECISION']!r}"
+    )
+    _precision = "highest"  # the safe choice while the user is told
 if _precision is not None:
-    _precision = _precision.strip().lower()
-    if _precision not in MATMUL_PRECISIONS:
-        raise ValueError(
-            f"TLKIT_MATMUL_PRECISION must be one of {', '.join(MATMUL_PRECISIONS)}, "
-            f"got {_precision!r}"
-        )
     jax.config.update(
         "jax_default_matmul_precision", None if _precision == "default" else _precision
     )

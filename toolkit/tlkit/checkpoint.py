@@ -190,6 +190,28 @@ def read_manifest(path: str | Path) -> dict[str, Any]:
     return manifest
 
 
+def shape_mismatch(expected: Any, restored: Any, where: str = "") -> str:
+    """The first leaf whose shape differs between two nested state dicts, or ``""``.
+
+    Args:
+        expected: the freshly built model's pure state (from the manifest's config).
+        restored: the state read from disk.
+        where: the path so far (for the message).
+    """
+    if isinstance(expected, dict) or isinstance(restored, dict):
+        if not (isinstance(expected, dict) and isinstance(restored, dict)):
+            return f"{where or 'state'} is a {type(restored).__name__}, expected a table"
+        for key in expected:
+            if key not in restored:
+                return f"{where}/{key} is missing"
+            found = shape_mismatch(expected[key], restored[key], f"{where}/{key}")
+            if found:
+                return found
+        return ""
+    want, got = np.shape(expected), np.shape(restored)
+    return f"{where} has shape {got}, the architecture needs {want}" if want != got else ""
+
+
 def load_state(path: str | Path, manifest: dict[str, Any]) -> dict[str, Any]:
     """Verify the state files against the manifest's hashes and restore them.
 

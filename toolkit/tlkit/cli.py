@@ -17,13 +17,22 @@ from tlkit.errors import TlkitError
 
 
 class TlkitGroup(click.Group):
-    """A click group that turns :class:`TlkitError` into one line and exit status 2."""
+    """A click group that turns user errors into one line and exit status 2.
+
+    Both tlkit's own (:class:`TlkitError`) and click's usage errors (a bad option
+    value, an unknown command), which click would print as four lines of usage.
+    """
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except TlkitError as exc:
             click.echo(f"error: {exc}", err=True)
+            ctx.exit(2)
+        except click.UsageError as exc:
+            where = exc.ctx.command_path if exc.ctx is not None else ctx.command_path
+            message = " ".join(exc.format_message().split())
+            click.echo(f"error: {message} (see '{where} --help')", err=True)
             ctx.exit(2)
 
 
@@ -345,6 +354,11 @@ def build_cli() -> tuple[click.Group, Any]:
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``tlkit`` console script."""
+    import tlkit
+
+    if tlkit.ENVIRONMENT_ERROR:
+        click.echo(f"error: {tlkit.ENVIRONMENT_ERROR}", err=True)
+        sys.exit(2)
     try:
         group, host = build_cli()
     except TlkitError as exc:  # strict mode: a broken plugin is fatal

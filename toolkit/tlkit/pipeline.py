@@ -262,6 +262,7 @@ def train(
     if out_path is not None:
         if out_path.exists() and not force:
             raise TlkitError(f"{out_path} already exists; choose another --out or use --force")
+        check_replaceable_run(out_path)
         ensure_writable_dir(out_path.parent if out_path.parent != Path("") else Path("."))
     host.emit("tlkit_run_started", config=components.config, run_dir=out_path)
     report = _fit(components, host, progress)
@@ -293,6 +294,52 @@ def manifest_for(run: Run, host: PluginHost) -> dict[str, Any]:
     }
 
 
+#: the first bytes of the files a results file may replace (netCDF-4/HDF5, netCDF-3)
+_RESULTS_MAGIC = (b"\x89HDF\r\n\x1a\n", b"CDF\x01", b"CDF\x02")
+
+
+def check_replaceable_results(path: Path) -> None:
+    """Refuse to overwrite anything but an earlier results file (netCDF).
+
+    Raises:
+        TlkitError: ``path`` is a directory or a file that is not netCDF (e.g. the
+            run's manifest, given as ``--out`` by mistake).
+    """
+    if path.is_dir():
+        raise TlkitError(f"{path} is a directory; --out names the results file to write")
+    if path.exists():
+        with path.open("rb") as file:
+            head = file.read(8)
+        if not any(head.startswith(magic) for magic in _RESULTS_MAGIC):
+            raise TlkitError(
+                f"{path} exists and is not a results file (netCDF); it is kept, so choose "
+                "another --out"
+            )
+
+
+def check_replaceable_run(path: Path) -> None:
+    """Refuse to replace anything but a run directory (or an empty directory).
+
+    ``--force`` replaces the whole directory, so a mistyped ``--out`` must not
+    delete a project, a sweep or the directory the user stands in.
+
+    Raises:
+        TlkitError: one line naming the directory and why it is kept.
+    """
+    if not path.exists():
+        return
+    if not path.is_dir():
+        raise TlkitError(f"{path} exists and is not a directory; choose another --out")
+    here = Path.cwd().resolve()
+    if path.resolve() == here or path.resolve() in here.parents:
+        raise TlkitError(f"--force cannot replace {path}: it is or contains the current directory")
+    if any(path.iterdir()) and not (path / checkpoint.MANIFEST).is_file():
+        raise TlkitError(
+            f"{path} is not a tlkit run directory (no {checkpoint.MANIFEST}); --force only "
+            "replaces runs, so choose another --out"
+        )
+
+
 def save_run(
     run: Run,
     path: str | Path,
@@ -306,6 +353,8 @@ def save_run(
 
     host = host or get_host()
     path = Path(path)
+    if force:
+        check_replaceable_run(path)
     state, empty = checkpoint.split_empty(nnx.to_pure_dict(nnx.state(run.model)))
     manifest = manifest_for(run, host)
     manifest["empty_arrays"] = empty
@@ -331,11 +380,26 @@ def load_run(path: str | Path, host: PluginHost | None = None) -> Run:
     host = host or get_host()
     try:
         config = RunConfig.from_dict(manifest["config"])
+        fit = _fit_from_json(manifest["fit"])
     except ConfigError as exc:
         raise RunDirectoryError(f"corrupted manifest in {path}: {exc}") from None
+    except (AttributeError, KeyError, TypeError, ValueError) as exc:
+        raise RunDirectoryError(f"corrupted manifest in {path}: bad 'fit' ({exc!r})") from None
     components = build(config, host)
-    pure = checkpoint.load_state(path, manifest)
+    try:
+        pure = checkpoint.load_state(path, manifest)
+    except (AttributeError, KeyError, TypeError, ValueError) as exc:
+        # a manifest whose state_files / empty_arrays entries are not what tlkit wrote
+        raise RunDirectoryError(
+            f"corrupted manifest in {path}: bad state entries ({exc!r})"
+        ) from None
     state = nnx.state(components.model)
+    mismatch = checkpoint.shape_mismatch(nnx.to_pure_dict(state), pure)
+    if mismatch:
+        raise RunDirectoryError(
+            f"network state in {path} does not match the manifest's architecture "
+            f"{config.arch.name!r}: {mismatch} (manifest or state altered?)"
+        )
     try:
         nnx.replace_by_pure_dict(state, pure)
     except Exception as exc:
@@ -344,7 +408,6 @@ def load_run(path: str | Path, host: PluginHost | None = None) -> Run:
             f"{config.arch.name!r}: {str(exc).splitlines()[0] if str(exc) else exc}"
         ) from None
     nnx.update(components.model, state)
-    fit = _fit_from_json(manifest["fit"])
     return Run(
         components.config,
         components.target,
@@ -397,6 +460,7 @@ def analyze(
     )
     if out_path is not None and write:
         ensure_writable_dir(out_path.parent)
+        check_replaceable_results(out_path)
     outputs: dict[str, Mapping[str, ProbeOutput]] = {}
     skipped: dict[str, str] = {}
     for name, probe in built:

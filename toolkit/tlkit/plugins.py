@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import traceback
+import warnings
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from importlib import metadata as importlib_metadata
@@ -231,6 +232,10 @@ def get_host() -> PluginHost:
     Raises:
         TlkitError: in strict mode, when a plugin is broken.
     """
+    import tlkit
+
+    if tlkit.ENVIRONMENT_ERROR:
+        warnings.warn(f"{tlkit.ENVIRONMENT_ERROR}; using 'highest'", stacklevel=2)
     host = PluginHost()
     host.ensure_registered()
     return host

@@ -595,8 +595,12 @@ def check_directory(out: Path, spec: SweepSpec, force: bool) -> None:
                 f"{out} holds a sweep with a different config; use another --out, or "
                 "--force to discard its results"
             )
-    elif any(out.iterdir()) and not force:
-        raise TlkitError(f"{out} exists, is not empty and is not a sweep directory")
+    elif any(out.iterdir()):
+        # not even with --force: it would replace the results.nc of whatever is there
+        raise TlkitError(
+            f"{out} exists, is not empty and is not a sweep directory (no {SPEC_FILE}); "
+            "choose another --out"
+        )
 
 
 def prepare_directory(out: Path, spec: SweepSpec, cells: Sequence[Cell], force: bool) -> None:
