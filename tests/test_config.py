@@ -41,8 +41,12 @@ def test_toml_round_trip(tmp_path):
         ({"n_test": -3}, "n_test must be positive, got -3"),
         ({"n_train": "many"}, "n_train must be an integer, got 'many'"),
         ({"dtype": "float16"}, "dtype must be one of float32, float64, got 'float16'"),
-        ({"seed": -1}, "seed must be a non-negative integer"),
+        ({"seed": -1}, r"seed must be an integer in \[0, 2\*\*63\), got -1"),
+        ({"seed": 2**64}, r"seed must be an integer in \[0, 2\*\*63\)"),
         ({"seeds": {"bogus": 1}}, "unknown seed role 'bogus'"),
+        ({"seeds": 5}, "seeds must be a table of role = seed, got 5"),
+        ({"seeds": {"data": "x"}}, r"seeds.data must be an integer in \[0, 2\*\*63\), got 'x'"),
+        ({"seeds": {"data": -5}}, r"seeds.data must be an integer in \[0, 2\*\*63\), got -5"),
     ],
 )
 def test_validation_messages(fields, message):
@@ -55,6 +59,13 @@ def test_unknown_field_and_missing_entries():
         RunConfig.from_dict({"target": "t", "arch": "a", "ntrain": 3})
     with pytest.raises(ConfigError, match="config needs a 'arch' entry"):
         RunConfig.from_dict({"target": "t"})
+
+
+def test_toml_that_is_not_utf8(tmp_path):
+    path = tmp_path / "run.toml"
+    path.write_bytes(b"\xff\xfe n_train = 3")
+    with pytest.raises(ConfigError, match="is not UTF-8 text"):
+        RunConfig.from_toml(path)
 
 
 def test_bad_toml(tmp_path):

@@ -47,6 +47,11 @@ class ComponentConfig:
         raise ConfigError(f"{what} must be a name or a table with 'name', got {value!r}")
 
 
+def is_seed(value: Any) -> bool:
+    """An integer in [0, 2**63): results store seeds as 64-bit integers."""
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 2**63
+
+
 def derive_seed(seed: int, role: str) -> int:
     """A seed for one role (target, data, init, train) from the master seed.
 
@@ -105,8 +110,13 @@ class RunConfig:
                 raise ConfigError(f"{name} must be an integer, got {value!r}")
             if value <= 0:
                 raise ConfigError(f"{name} must be positive, got {value}")
-        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
-            raise ConfigError(f"seed must be a non-negative integer, got {self.seed!r}")
+        if not is_seed(self.seed):
+            raise ConfigError(f"seed must be an integer in [0, 2**63), got {self.seed!r}")
+        if not isinstance(self.seeds, dict):
+            raise ConfigError(f"seeds must be a table of role = seed, got {self.seeds!r}")
+        for role, value in self.seeds.items():
+            if not is_seed(value):
+                raise ConfigError(f"seeds.{role} must be an integer in [0, 2**63), got {value!r}")
         block = self.train_block_size
         if block is not None and (isinstance(block, bool) or not isinstance(block, int)):
             raise ConfigError(f"train_block_size must be an integer, got {block!r}")
@@ -161,6 +171,8 @@ class RunConfig:
             raise ConfigError(f"config file not found: {path}") from None
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+        except UnicodeDecodeError:
+            raise ConfigError(f"config file {path} is not UTF-8 text (TOML must be)") from None
         return cls.from_dict(data)
 
     def to_toml(self) -> str:

@@ -43,7 +43,7 @@ import xarray as xr
 
 from tlkit import dims, results
 from tlkit.atomic import atomic_file, ensure_writable_dir
-from tlkit.config import ComponentConfig, RunConfig
+from tlkit.config import ComponentConfig, RunConfig, is_seed
 from tlkit.errors import ConfigError, TlkitError
 from tlkit.params import resolve_parameters
 from tlkit.plugins import PluginHost, get_host
@@ -118,10 +118,8 @@ class SweepSpec:
                 raise ConfigError(f"grid.{key} is an empty list: the sweep would have 0 cells")
             _check_grid_key(key)
         seeds = data.get("seeds", [0])
-        if not isinstance(seeds, list) or not all(
-            isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in seeds
-        ):
-            raise ConfigError(f"seeds must be a list of non-negative integers, got {seeds!r}")
+        if not isinstance(seeds, list) or not all(is_seed(s) for s in seeds):
+            raise ConfigError(f"seeds must be a list of integers in [0, 2**63), got {seeds!r}")
         if not seeds:
             raise ConfigError("seeds is an empty list: the sweep would have 0 cells")
         if len(set(seeds)) != len(seeds):
@@ -153,6 +151,8 @@ class SweepSpec:
             raise ConfigError(f"sweep config file not found: {config}") from None
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"sweep config {config} is not valid TOML: {exc}") from None
+        except UnicodeDecodeError:
+            raise ConfigError(f"sweep config {config} is not UTF-8 text (TOML must be)") from None
         return cls.from_dict(data)
 
     def to_dict(self) -> dict[str, Any]:
