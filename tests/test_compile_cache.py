@@ -134,7 +134,7 @@ def test_a_cache_path_that_is_a_file_is_one_line_and_exit_2(tmp_path, invoke, re
     result = invoke("sweep", config, "--out", tmp_path / "out", "--compile-cache", blocker)
     assert result.exit_code == 2
     assert result.output.strip().splitlines() == [
-        f"error: cannot create directory {blocker}: File exists"
+        f"error: cannot create directory {blocker}: {blocker} is a file, not a directory"
     ]
     assert not (tmp_path / "out").exists()
     assert compile_cache_dir() is None
@@ -172,7 +172,10 @@ def test_a_bad_environment_variable_warns_and_runs_without(tmp_path):
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "None"
-    assert f"TLKIT_COMPILE_CACHE: cannot create directory {blocker}: File exists" in result.stderr
+    assert (
+        f"TLKIT_COMPILE_CACHE: cannot create directory {blocker}: {blocker} is a file, not a "
+        "directory" in result.stderr
+    )
 
 
 def test_an_empty_cache_path_is_refused(tmp_path, invoke, restore_jax_cache):

@@ -170,3 +170,26 @@ def test_cli_threshold_errors(invoke, results_file):
         "threshold", results_file, "--metric", "feature_corr", "--level", "0.9", "--bootstrap", "0"
     )
     assert bad.stderr.strip() == "error: --bootstrap must be >= 1, got 0"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("plot", "--x", "arch"), "error: --x 'arch' is not numeric; numeric dimensions: d, "),
+        (("plot", "--hue", "bogus"), "error: --hue 'bogus' is not a dimension; available: arch"),
+        (("plot", "--x", "d", "--col", "d"), "error: --x, --hue and --col must be different"),
+        (("threshold", "--metric", "feature_corr", "--level", "0.5", "--x", "seed"), "--x 'seed'"),
+        (("threshold", "--metric", "feature_corr", "--level", "0.5", "--x", "arch"), "not numeric"),
+        (("threshold", "--metric", "feature_corr", "--level", "nan"), "--level must be finite"),
+        (
+            ("threshold", "--metric", "feature_corr", "--level", "0.5", "--across", "bogus"),
+            "error: --across 'bogus' is not a dimension",
+        ),
+    ],
+)
+def test_cli_bad_dimensions_are_one_line(invoke, results_file, tmp_path, args, message):
+    before = sorted(tmp_path.iterdir())
+    bad = invoke(args[0], results_file, *args[1:])
+    assert bad.exit_code == 2 and len(bad.stderr.strip().splitlines()) == 1, bad.output
+    assert message in bad.stderr
+    assert sorted(tmp_path.iterdir()) == before

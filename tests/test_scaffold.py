@@ -58,6 +58,16 @@ def _pip(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+def test_unusable_directory_is_one_error_and_leaves_nothing(tmp_path: Path) -> None:
+    from tlkit.errors import TlkitError
+
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(TlkitError, match="file is a file, not a directory"):
+        new_target_plugin("my-target", blocker / "sub")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]
+
+
 def test_generated_plugin_installs_and_passes_its_tests(
     tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:

@@ -410,7 +410,10 @@ def test_cli_unknown_top_level_field_and_zero_seeds(invoke, tmp_path):
     cfg = write_toml(tmp_path / "b.toml", BASE_TOML.replace("seeds = [0, 1]", "seeds = []"))
     result = invoke("sweep", cfg, "--out", tmp_path / "sw")
     assert result.stderr.strip() == "error: seeds is an empty list: the sweep would have 0 cells"
-    cfg = write_toml(tmp_path / "d.toml", BASE_TOML.replace("seeds = [0, 1]", "seeds = [2, 18446744073709551616]"))
+    cfg = write_toml(
+        tmp_path / "d.toml",
+        BASE_TOML.replace("seeds = [0, 1]", "seeds = [2, 18446744073709551616]"),
+    )
     result = invoke("sweep", cfg, "--out", tmp_path / "sw")
     assert result.stderr.strip().startswith("error: seeds must be a list of integers in [0, 2**63)")
     (tmp_path / "e.toml").write_bytes(b"\xff\xfe" + BASE_TOML.encode())

@@ -27,6 +27,11 @@ def ensure_writable_dir(directory: Path) -> None:
     try:
         directory.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
+        blocker = next((p for p in (directory, *directory.parents) if p.exists()), None)
+        if blocker is not None and not blocker.is_dir():
+            raise TlkitError(
+                f"cannot create directory {directory}: {blocker} is a file, not a directory"
+            ) from None
         raise TlkitError(f"cannot create directory {directory}: {exc.strerror}") from None
     if not directory.is_dir():
         raise TlkitError(f"not a directory: {directory}")

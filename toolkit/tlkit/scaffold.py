@@ -14,6 +14,7 @@ from importlib import resources
 from importlib.resources.abc import Traversable
 from pathlib import Path
 
+from tlkit.atomic import atomic_directory
 from tlkit.errors import ConfigError
 
 #: a target name: lower-case words separated by single hyphens, starting with a letter
@@ -64,13 +65,16 @@ def new_target_plugin(name: str, directory: Path) -> Path:
 
     Raises:
         ConfigError: for a bad name, or if the package folder exists and is not empty.
+        TlkitError: when ``directory`` cannot be created or written.
     """
     names = plugin_names(name)
     root = Path(directory) / names["distribution"]
     if root.exists() and (not root.is_dir() or any(root.iterdir())):
         raise ConfigError(f"{root} already exists and is not empty; choose another --dir")
     template = resources.files("tlkit").joinpath("templates", "target")
-    _copy(template, root, names)
+    # written whole under a temporary name, then renamed: never a half-made package
+    with atomic_directory(root, replace=root.exists()) as tmp:
+        _copy(template, tmp, names)
     return root
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+import numpy as np
 
 from tlkit.errors import ConfigError, TlkitError
 
@@ -123,6 +124,31 @@ def split_names(text: str | None) -> list[str] | None:
     return None if text is None else [v.strip() for v in text.split(",") if v.strip()]
 
 
+def check_dimension(ds: Any, option: str, name: str, *, numeric: bool = False) -> None:
+    """Raise a one-line ConfigError unless ``name`` is a (numeric) dimension of ``ds``."""
+    if name not in ds.dims:
+        raise ConfigError(
+            f"{option} {name!r} is not a dimension; available: {', '.join(map(str, ds.dims))}"
+        )
+    if numeric and not np.issubdtype(ds[name].dtype, np.number):
+        valid = [str(d) for d in ds.dims if np.issubdtype(ds[d].dtype, np.number)]
+        raise ConfigError(
+            f"{option} {name!r} is not numeric; numeric dimensions: {', '.join(valid)}"
+        )
+
+
+def check_metric(ds: Any, option: str, name: str) -> None:
+    """Raise a one-line ConfigError unless ``name`` is a numeric metric of ``ds``."""
+    metrics = ds.tlkit.metrics()
+    if name not in metrics:
+        raise ConfigError(f"unknown metric {name!r}; available: {', '.join(sorted(metrics))}")
+    if not np.issubdtype(ds[name].dtype, np.number):
+        numeric = [m for m in metrics if np.issubdtype(ds[m].dtype, np.number)]
+        raise ConfigError(
+            f"{option} {name!r} is not numeric; numeric metrics: {', '.join(numeric)}"
+        )
+
+
 @click.command("plot")
 @click.argument("results_file", type=click.Path(dir_okay=False))
 @click.option("--x", "x", default="n_train", show_default=True, help="x-axis dimension.")
@@ -157,6 +183,16 @@ def plot_command(
     path = Path(out) if out else Path(results_file).with_suffix(".png")
     if path.suffix.lower() not in (".png", ".svg"):
         raise ConfigError(f"--out must end in .png or .svg, got {path.name!r}")
+    for metric in chosen:
+        check_metric(ds, "--y", metric)
+    check_dimension(ds, "--x", x, numeric=True)
+    if hue != "arch":  # the default may be absent (results of one architecture)
+        check_dimension(ds, "--hue", hue)
+    if col is not None:
+        check_dimension(ds, "--col", col)
+    used = [d for d in (x, hue if hue in ds.dims else None, col) if d is not None]
+    if len(set(used)) < len(used):
+        raise ConfigError(f"--x, --hue and --col must be different dimensions, got {used}")
     fig = plot_grid(ds, chosen, x=x, hue=hue if hue in ds.dims else None, col=col)
     save_figure(fig, path)
     click.echo(f"figure: {path}")
@@ -201,7 +237,15 @@ def threshold_command(
 
     if n_boot < 1:
         raise ConfigError(f"--bootstrap must be >= 1, got {n_boot}")
+    if not math.isfinite(level):
+        raise ConfigError(f"--level must be finite, got {level}")
     ds = open_results(results_file)
+    check_metric(ds, "--metric", metric)
+    check_dimension(ds, "--x", x, numeric=True)
+    if x == "seed":
+        raise ConfigError("--x 'seed' is the dimension the median is taken over; use n_train")
+    if across != "d":  # the default may be absent (one d): then there is no fit
+        check_dimension(ds, "--across", across, numeric=True)
     table = thresholds(ds, metric, level, above=above, x=x)
     # Leave out curves with no data at all (e.g. arch/trainer pairs that no variant ran).
     reduce = [d for d in (x, "seed") if d in ds[metric].dims]
