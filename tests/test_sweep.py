@@ -343,6 +343,21 @@ def test_a_raising_cell_is_recorded_and_the_sweep_goes_on(xhost, tmp_path):
     assert ds.attrs["sweep_cells_failed"] == 1
 
 
+def test_cli_exits_1_after_writing_everything_when_a_cell_raised(xhost, invoke, tmp_path):
+    config = write_toml(
+        tmp_path / "s.toml",
+        BASE_TOML.replace(
+            'trainer = "lstsq"', 'trainer = {name = "exploding", params = {explode_at = 32}}'
+        )
+        + "\n[grid]\nn_train = [16, 32]\n",
+    )
+    result = invoke("sweep", config, "--out", tmp_path / "sw", "--quiet")
+    assert result.exit_code == 1
+    assert result.stderr.strip().splitlines()[-1].startswith("error: 1 cell(s) raised")
+    assert (tmp_path / "sw" / "results.nc").is_file()
+    assert len(list((tmp_path / "sw" / "cells").glob("*.nc"))) == 1
+
+
 def test_diverged_runs_are_counted(xhost, tmp_path):
     spec = {
         "seeds": [0],

@@ -90,7 +90,7 @@ def reproduce(
         from tlkit.compile_cache import enable_compile_cache
 
         enable_compile_cache(compile_cache)
-    run_reproduction(
+    summary = run_reproduction(
         repro,
         directory,
         small=small,
@@ -101,6 +101,14 @@ def reproduce(
         echo=click.echo,
         variants=split_names(variants),
     )
+    if summary["failed_cells"]:
+        # figures and summary are written from the cells that ran; scripts must notice
+        click.echo(
+            f"error: {len(summary['failed_cells'])} cell(s) raised; rerun the same command "
+            "to run only those",
+            err=True,
+        )
+        ctx.exit(1)
 
 
 #: The commands to add to the ``tlkit`` group.

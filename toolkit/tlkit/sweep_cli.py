@@ -117,6 +117,14 @@ def sweep_command(
         click.echo(f"  failed: {cell}: {why}")
     if result.results is not None:
         click.echo(f"results: {Path(out) / 'results.nc'}")
+    if result.errors:
+        # everything that ran is kept; the status tells scripts that cells are missing
+        click.echo(
+            f"error: {len(result.errors)} cell(s) raised (records in {Path(out) / 'cells'}); "
+            "fix the cause and rerun the same command to run only those",
+            err=True,
+        )
+        ctx.exit(1)
 
 
 def split_names(text: str | None) -> list[str] | None:
