@@ -87,3 +87,16 @@ def test_messages_are_one_line() -> None:
     with pytest.raises(ParameterError) as info:
         get_activation("no_such_mod:f", "sigma2")
     assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("os:getcwd", r"sigma: 'os:getcwd' must map an array to an array of the same shape; "),
+        ("numpy:sum", r"on shape \(5,\) it gave shape \(\), dtype"),
+        ("math:sin", r"calling it failed \(TypeError"),
+    ],
+)
+def test_user_function_of_the_wrong_kind_is_one_parameter_error(name: str, message: str) -> None:
+    with pytest.raises(ParameterError, match=message):
+        get_activation(name, "sigma")

@@ -75,3 +75,10 @@ def test_bad_toml(tmp_path):
         RunConfig.from_toml(path)
     with pytest.raises(ConfigError, match="config file not found"):
         RunConfig.from_toml(tmp_path / "missing.toml")
+
+
+def test_probes_must_be_a_list():
+    with pytest.raises(
+        ConfigError, match="probes must be a list of probe names or tables, got 'test'"
+    ):
+        RunConfig(target="t", arch="a", probes="test")

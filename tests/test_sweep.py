@@ -322,6 +322,24 @@ def test_force_never_writes_into_a_directory_that_is_not_a_sweep(host, tmp_path)
     assert (run / "results.nc").read_text() == "a run's results"
 
 
+def test_bad_plugin_reference_or_blocked_results_are_one_line_before_any_work(
+    host, invoke, tmp_path
+):
+    config = write_toml(tmp_path / "s.toml", BASE_TOML + "\n[grid]\nn_train = [16]\n")
+    for ref, message in (
+        ("nonsense", "--plugin 'nonsense' must be of the form module:attribute"),
+        ("no_such_module_x:P", "--plugin 'no_such_module_x:P' cannot be loaded"),
+    ):
+        result = invoke("sweep", config, "--out", tmp_path / "sw", "--plugin", ref)
+        assert result.exit_code == 2 and result.stderr.strip().startswith(f"error: {message}")
+        assert not (tmp_path / "sw").exists()
+    (tmp_path / "sw2" / "results.nc").mkdir(parents=True)
+    (tmp_path / "sw2" / "sweep.json").write_text("{}")
+    result = invoke("sweep", config, "--out", tmp_path / "sw2", "--force")
+    assert result.exit_code == 2 and "results.nc is a directory" in result.stderr
+    assert not (tmp_path / "sw2" / "cells").exists()
+
+
 def test_a_raising_cell_is_recorded_and_the_sweep_goes_on(xhost, tmp_path):
     spec = {
         "seeds": [0, 1],

@@ -103,6 +103,10 @@ class RunConfig:
         self.arch = ComponentConfig.parse(self.arch, "arch")
         if self.trainer is not None:
             self.trainer = ComponentConfig.parse(self.trainer, "trainer")
+        if not isinstance(self.probes, list | tuple):
+            raise ConfigError(
+                f"probes must be a list of probe names or tables, got {self.probes!r}"
+            )
         self.probes = [ComponentConfig.parse(p, "probes") for p in self.probes]
         for name in ("n_train", "n_val", "n_test"):
             value = getattr(self, name)

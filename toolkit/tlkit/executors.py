@@ -49,14 +49,34 @@ class HostSpec:
     load_entry_points: bool = True
     plugins: tuple[str, ...] = ()
 
+    def check(self) -> None:
+        """Import every extra plugin here first, so that a bad one is one line, not a
+        traceback from every worker.
+
+        Raises:
+            ConfigError: a reference not of the form ``module:attribute``, or one that
+                does not import.
+        """
+        for ref in self.plugins:
+            _import_plugin(ref)
+
     def build(self) -> PluginHost:
         host = PluginHost(load_entry_points=self.load_entry_points)
         for ref in self.plugins:
-            module, _, attr = ref.partition(":")
-            obj = getattr(importlib.import_module(module), attr)
+            obj, attr = _import_plugin(ref)
             host.add_plugin(obj() if isinstance(obj, type) else obj, name=attr, version=None)
         host.ensure_registered()
         return host
+
+
+def _import_plugin(ref: str) -> tuple[Any, str]:
+    module, sep, attr = ref.partition(":")
+    if not sep or not module or not attr:
+        raise ConfigError(f"--plugin {ref!r} must be of the form module:attribute")
+    try:
+        return getattr(importlib.import_module(module), attr), attr
+    except (ImportError, AttributeError) as exc:
+        raise ConfigError(f"--plugin {ref!r} cannot be loaded: {exc}") from None
 
 
 _HOSTS: dict[HostSpec, PluginHost] = {}

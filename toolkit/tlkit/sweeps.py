@@ -584,6 +584,8 @@ def check_directory(out: Path, spec: SweepSpec, force: bool) -> None:
         return
     if not out.is_dir():
         raise TlkitError(f"{out} exists and is not a directory")
+    if (out / RESULTS_FILE).is_dir():
+        raise TlkitError(f"{out / RESULTS_FILE} is a directory; the sweep writes its results there")
     spec_file = out / SPEC_FILE
     if spec_file.is_file():
         try:
@@ -751,6 +753,8 @@ def sweep(
     selected = select_variants(cells, variants)
     out = Path(out)
     check_directory(out, spec, force)
+    host_spec = HostSpec(load_entry_points=True, plugins=tuple(plugins))
+    host_spec.check()
     # --force discards results only when the recorded config differs.
     discard = force and out.is_dir() and _recorded_spec(out) != spec.to_dict()
     todo = list(selected) if discard else [c for c in selected if not cell_path(out, c).is_file()]
@@ -762,7 +766,7 @@ def sweep(
             workers=workers,
             scheduler=scheduler,
             host=host,
-            host_spec=HostSpec(load_entry_points=True, plugins=tuple(plugins)),
+            host_spec=host_spec,
             gpus=gpus,
             connect_timeout=connect_timeout,
         )

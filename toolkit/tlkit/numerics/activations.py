@@ -9,9 +9,11 @@ from __future__ import annotations
 import importlib
 import math
 from collections.abc import Callable
+from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from tlkit.errors import ParameterError
 
@@ -62,6 +64,25 @@ ACTIVATIONS: dict[str, Activation] = {
 }
 
 
+def _check_elementwise(fn: Any, name: str, parameter: str) -> None:
+    """Call a user's activation once on a small array, so that a function of the wrong
+    kind is one clear line here rather than a traceback deep inside training."""
+    probe = np.linspace(-1.0, 1.0, 5)
+    try:
+        out = np.asarray(fn(jnp.asarray(probe)))
+    except Exception as exc:  # any failure means "not an elementwise array function"
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        raise ParameterError(
+            f"{parameter}: {name!r} must map an array to an array of the same shape; "
+            f"calling it failed ({type(exc).__name__}: {first})"
+        ) from None
+    if out.shape != probe.shape or not np.issubdtype(out.dtype, np.floating):
+        raise ParameterError(
+            f"{parameter}: {name!r} must map an array to a float array of the same shape; "
+            f"on shape {probe.shape} it gave shape {out.shape}, dtype {out.dtype}"
+        )
+
+
 def get_activation(name: str, parameter: str = "activation") -> Activation:
     """Look an activation up by name, or import ``"module:function"``.
 
@@ -78,6 +99,7 @@ def get_activation(name: str, parameter: str = "activation") -> Activation:
             raise ParameterError(f"{parameter}: cannot import {name!r} ({exc})") from None
         if not callable(fn):
             raise ParameterError(f"{parameter}: {name!r} is not callable")
+        _check_elementwise(fn, name, parameter)
         return fn
     valid = ", ".join(ACTIVATIONS)
     raise ParameterError(f"unknown {parameter} {name!r}; valid: {valid}, or 'module:function'")
