@@ -15,6 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from tlkit.errors import TlkitError
 from tlkit.plugins import PluginHost
 
 #: The embedded default config of the demo (the README's main job), a sweep spec.
@@ -67,6 +68,10 @@ def run_demo(
     from tlkit.sweeps import sweep
 
     spec = demo_spec(small)
+    if (Path(out) / "demo.png").is_dir():  # found before the work, not after it
+        raise TlkitError(
+            f"{Path(out) / 'demo.png'} is a directory; the demo draws its figure there"
+        )
     result = sweep(spec, out, host=host, progress="none" if quiet else "bar")
     if result.results is None:
         raise RuntimeError(f"every demo cell failed: {result.errors}")
