@@ -223,3 +223,12 @@ def test_altered_manifest_is_refused(invoke, tmp_path, edit, message):
     result = invoke("analyze", str(run))
     assert result.exit_code == 2 and len(result.output.strip().splitlines()) == 1, result.output
     assert message in result.output
+
+
+def test_out_of_memory_is_one_line(invoke, tmp_path):
+    args = list(TRAIN)
+    args[args.index("--n-test") + 1] = "999999999999"  # ~30 TB of test inputs
+    result = invoke(*args, "--out", str(tmp_path / "run"))
+    assert result.exit_code == 1
+    assert result.output.strip().splitlines()[-1].startswith("error: out of memory (")
+    assert not (tmp_path / "run").exists()

@@ -34,6 +34,21 @@ class TlkitGroup(click.Group):
             message = " ".join(exc.format_message().split())
             click.echo(f"error: {message} (see '{where} --help')", err=True)
             ctx.exit(2)
+        except (MemoryError, RuntimeError) as exc:
+            # sizes too large for this machine: one line, not an XLA traceback
+            text = str(exc).strip()
+            if not isinstance(exc, MemoryError) and not (
+                "RESOURCE_EXHAUSTED" in text or "out of memory" in text.lower()
+            ):
+                raise
+            first = text.splitlines()[0].split("Error dispatching computation: ")[-1]
+            first = first or "MemoryError"
+            click.echo(
+                f"error: out of memory ({first}); use smaller n_train, n_test, n_val or "
+                "widths, or train_block_size to stream the training set",
+                err=True,
+            )
+            ctx.exit(1)
 
 
 def _host(ctx: click.Context) -> Any:
