@@ -284,8 +284,9 @@ def analyze_command(
         if not probes:
             raise TlkitError("-p sets parameters of the probes named by --probe; add --probe NAME")
         registry = host.ensure_registered()
+        no_host_parameters: frozenset[str] = frozenset()
         factories = {
-            name: (f"probe {name!r}", registry.get("probe", name).factory, frozenset())
+            name: (f"probe {name!r}", registry.get("probe", name).factory, no_host_parameters)
             for name in probes
         }
         routed = route_parameters(list(params), factories)
