@@ -59,7 +59,7 @@ def test_abs_centred_has_mean_zero_and_no_linear_part() -> None:
 
 
 def test_user_supplied_function() -> None:
-    fn = get_activation("numpy:sinh", "sigma2")
+    fn = get_activation("jax.numpy:sinh", "sigma2")
     np.testing.assert_allclose(fn(Z), np.sinh(Z))
 
 
@@ -92,9 +92,10 @@ def test_messages_are_one_line() -> None:
 @pytest.mark.parametrize(
     ("name", "message"),
     [
-        ("os:getcwd", r"sigma: 'os:getcwd' must map an array to an array of the same shape; "),
-        ("numpy:sum", r"on shape \(5,\) it gave shape \(\), dtype"),
+        ("os:getcwd", r"sigma: 'os:getcwd' must be a JAX function mapping an array to one of"),
+        ("jax.numpy:sum", r"on shape \(5,\) it gave shape \(\), dtype"),
         ("math:sin", r"calling it failed \(TypeError"),
+        ("numpy:sinh", r"calling it failed \(TracerArrayConversionError"),
     ],
 )
 def test_user_function_of_the_wrong_kind_is_one_parameter_error(name: str, message: str) -> None:

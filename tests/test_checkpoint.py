@@ -68,3 +68,19 @@ def test_uninstalled_component_named(host, run_dir):
     (run_dir / "manifest.json").write_text(json.dumps(manifest))
     with pytest.raises(tlkit.errors.UnknownComponentError, match="unknown target 'gone'"):
         tlkit.load_run(run_dir, host=host)
+
+
+def test_shape_check_matches_list_indices_that_orbax_restores_as_strings(tmp_path):
+    """nnx.List / Sequential state has integer keys; orbax gives them back as strings."""
+    import numpy as np
+    from tlkit.checkpoint import load_state, save_state, shape_mismatch
+
+    state = {"blocks": {0: np.zeros(3), 1: np.zeros(())}, "w": np.ones(2)}
+    hashes = save_state(tmp_path, state)
+    restored = load_state(tmp_path, {"state_files": hashes})
+    assert shape_mismatch(state, restored) == ""
+    wider = {"blocks": {0: np.zeros(4), 1: np.zeros(())}, "w": np.ones(2)}
+    assert (
+        shape_mismatch(wider, restored) == "/blocks/0 has shape (3,), the architecture needs (4,)"
+    )
+    assert shape_mismatch({**state, "v": np.ones(1)}, restored) == "/v is missing"

@@ -232,3 +232,23 @@ def test_out_of_memory_is_one_line(invoke, tmp_path):
     assert result.exit_code == 1
     assert result.output.strip().splitlines()[-1].startswith("error: out of memory (")
     assert not (tmp_path / "run").exists()
+
+
+def test_a_group_without_its_command_prints_its_help(invoke):
+    result = invoke("new")
+    assert "Commands:" in result.output and "target" in result.output
+    assert not result.output.startswith("error:")
+
+
+def test_a_bare_memory_error_is_one_line(host):
+    from tlkit.cli import TlkitGroup
+
+    group = TlkitGroup("tlkit")
+
+    @group.command("boom")
+    def boom() -> None:
+        raise MemoryError()
+
+    result = CliRunner().invoke(group, ["boom"], obj=host)
+    assert result.exit_code == 1
+    assert result.output.strip().startswith("error: out of memory (MemoryError)")

@@ -172,6 +172,24 @@ def test_cli_threshold_errors(invoke, results_file):
     assert bad.stderr.strip() == "error: --bootstrap must be >= 1, got 0"
 
 
+def test_cli_plot_columns_by_the_default_hue_and_fit_variables(invoke, results_file, tmp_path):
+    ds = sweep_like()
+    ds["fit_layer_wise_stage1_step_size"] = ds["feature_corr"] * 0 + 0.5
+    save_dataset(ds, tmp_path / "fit.nc")
+    assert invoke("plot", results_file, "--col", "arch", "--out", tmp_path / "a.png").exit_code == 0
+    result = invoke(
+        "plot",
+        tmp_path / "fit.nc",
+        "--y",
+        "fit_layer_wise_stage1_step_size",
+        "--out",
+        tmp_path / "b.png",
+    )
+    assert result.exit_code == 0, result.output
+    bad = invoke("plot", tmp_path / "fit.nc", "--y", "fit_status")
+    assert bad.exit_code == 2 and "error: --y 'fit_status' is not numeric" in bad.stderr
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [

@@ -376,6 +376,22 @@ def test_cli_exits_1_after_writing_everything_when_a_cell_raised(xhost, invoke, 
     assert len(list((tmp_path / "sw" / "cells").glob("*.nc"))) == 1
 
 
+def test_cli_exit_status_counts_only_the_variants_asked_for(xhost, invoke, tmp_path):
+    config = write_toml(
+        tmp_path / "s.toml",
+        BASE_TOML
+        + "\n[grid]\nn_train = [16]\n"
+        + '[[variants]]\nname = "good"\n'
+        + '[[variants]]\nname = "bad"\n'
+        + 'trainer = {name = "exploding", params = {explode_at = 16}}\n',
+    )
+    out = tmp_path / "sw"
+    assert invoke("sweep", config, "--out", out, "--quiet").exit_code == 1
+    again = invoke("sweep", config, "--out", out, "--quiet", "--variants", "good")
+    assert again.exit_code == 0, again.output
+    assert invoke("sweep", config, "--out", out, "--quiet", "--variants", "bad").exit_code == 1
+
+
 def test_diverged_runs_are_counted(xhost, tmp_path):
     spec = {
         "seeds": [0],

@@ -201,10 +201,12 @@ def shape_mismatch(expected: Any, restored: Any, where: str = "") -> str:
     if isinstance(expected, dict) or isinstance(restored, dict):
         if not (isinstance(expected, dict) and isinstance(restored, dict)):
             return f"{where or 'state'} is a {type(restored).__name__}, expected a table"
+        # orbax gives back list indices (nnx.List, Sequential) as strings: compare by str
+        by_name = {str(k): v for k, v in restored.items()}
         for key in expected:
-            if key not in restored:
+            if str(key) not in by_name:
                 return f"{where}/{key} is missing"
-            found = shape_mismatch(expected[key], restored[key], f"{where}/{key}")
+            found = shape_mismatch(expected[key], by_name[str(key)], f"{where}/{key}")
             if found:
                 return found
         return ""

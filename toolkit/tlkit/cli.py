@@ -15,12 +15,17 @@ import click
 
 from tlkit.errors import TlkitError
 
+# click >= 8.2 signals "no arguments: show the help" with a UsageError subclass
+_HELP_REQUESTS: Any = getattr(click.exceptions, "NoArgsIsHelpError", ())
+
 
 class TlkitGroup(click.Group):
     """A click group that turns user errors into one line and exit status 2.
 
-    Both tlkit's own (:class:`TlkitError`) and click's usage errors (a bad option
-    value, an unknown command), which click would print as four lines of usage.
+    Both tlkit's own (:class:`TlkitError`) and click's usage errors inside a command
+    (a bad option value, an unknown command), which click would print as four lines
+    of usage; errors in the options of ``tlkit`` itself are still click's. Running out
+    of memory is one line too, with exit status 1.
     """
 
     def invoke(self, ctx: click.Context) -> Any:
@@ -29,6 +34,8 @@ class TlkitGroup(click.Group):
         except TlkitError as exc:
             click.echo(f"error: {exc}", err=True)
             ctx.exit(2)
+        except _HELP_REQUESTS:
+            raise  # `tlkit new` alone: click prints the group's help, as it should
         except click.UsageError as exc:
             where = exc.ctx.command_path if exc.ctx is not None else ctx.command_path
             message = " ".join(exc.format_message().split())
@@ -36,12 +43,16 @@ class TlkitGroup(click.Group):
             ctx.exit(2)
         except (MemoryError, RuntimeError) as exc:
             # sizes too large for this machine: one line, not an XLA traceback
+            import jax
+
             text = str(exc).strip()
             if not isinstance(exc, MemoryError) and not (
-                "RESOURCE_EXHAUSTED" in text or "out of memory" in text.lower()
+                isinstance(exc, jax.errors.JaxRuntimeError)
+                and ("RESOURCE_EXHAUSTED" in text or "out of memory" in text.lower())
             ):
                 raise
-            first = text.splitlines()[0].split("Error dispatching computation: ")[-1]
+            lines = text.splitlines()
+            first = (lines[0] if lines else "").split("Error dispatching computation: ")[-1]
             first = first or "MemoryError"
             click.echo(
                 f"error: out of memory ({first}); use smaller n_train, n_test, n_val or "

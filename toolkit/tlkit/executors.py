@@ -24,6 +24,7 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import json
+import re
 import time
 import traceback
 from collections import Counter
@@ -49,16 +50,23 @@ class HostSpec:
     load_entry_points: bool = True
     plugins: tuple[str, ...] = ()
 
-    def check(self) -> None:
-        """Import every extra plugin here first, so that a bad one is one line, not a
-        traceback from every worker.
+    def check(self, *, import_here: bool = True) -> None:
+        """Check the extra plugins first, so that a bad one is one line, not a traceback
+        from every worker.
+
+        Args:
+            import_here: also import them in this process; False for an existing
+                cluster, whose workers may have packages this machine lacks.
 
         Raises:
             ConfigError: a reference not of the form ``module:attribute``, or one that
                 does not import.
         """
         for ref in self.plugins:
-            _import_plugin(ref)
+            if import_here:
+                _import_plugin(ref)
+            elif not _PLUGIN_REF.fullmatch(ref):
+                raise ConfigError(f"--plugin {ref!r} must be of the form module:attribute")
 
     def build(self) -> PluginHost:
         host = PluginHost(load_entry_points=self.load_entry_points)
@@ -67,6 +75,9 @@ class HostSpec:
             host.add_plugin(obj() if isinstance(obj, type) else obj, name=attr, version=None)
         host.ensure_registered()
         return host
+
+
+_PLUGIN_REF = re.compile(r"[\w.]+:\w+")
 
 
 def _import_plugin(ref: str) -> tuple[Any, str]:

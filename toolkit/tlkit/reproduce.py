@@ -249,6 +249,7 @@ def run_reproduction(
         "prediction": repro.prediction,
         "sweep": sweep_line,
         "failed_cells": errors,
+        "failed_cells_selected": sorted(result.selected_errors),
     }
     echo(f"{repro.name} ({summary['variant']}): {repro.title}")
     echo(f"theory: {repro.prediction}")

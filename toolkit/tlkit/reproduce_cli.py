@@ -101,11 +101,11 @@ def reproduce(
         echo=click.echo,
         variants=split_names(variants),
     )
-    if summary["failed_cells"]:
+    if summary["failed_cells_selected"]:
         # figures and summary are written from the cells that ran; scripts must notice
         click.echo(
-            f"error: {len(summary['failed_cells'])} cell(s) raised; rerun the same command "
-            "to run only those",
+            f"error: {len(summary['failed_cells_selected'])} cell(s) raised; rerun the same "
+            "command to run only those",
             err=True,
         )
         ctx.exit(1)

@@ -117,10 +117,12 @@ def sweep_command(
         click.echo(f"  failed: {cell}: {why}")
     if result.results is not None:
         click.echo(f"results: {Path(out) / 'results.nc'}")
-    if result.errors:
+    if result.selected_errors:
         # everything that ran is kept; the status tells scripts that cells are missing
+        # (only cells this command was asked for: other variants may run elsewhere)
         click.echo(
-            f"error: {len(result.errors)} cell(s) raised (records in {Path(out) / 'cells'}); "
+            f"error: {len(result.selected_errors)} cell(s) raised (records in "
+            f"{Path(out) / 'cells'}); "
             "fix the cause and rerun the same command to run only those",
             err=True,
         )
@@ -146,9 +148,13 @@ def check_dimension(ds: Any, option: str, name: str, *, numeric: bool = False) -
 
 
 def check_metric(ds: Any, option: str, name: str) -> None:
-    """Raise a one-line ConfigError unless ``name`` is a numeric metric of ``ds``."""
+    """Raise a one-line ConfigError unless ``name`` is a numeric variable of ``ds``.
+
+    Probe metrics and the ``fit_*`` variables (e.g. a chosen step size) both qualify;
+    the message lists the metrics only (there are many ``fit_*`` variables).
+    """
     metrics = ds.tlkit.metrics()
-    if name not in metrics:
+    if name not in ds.data_vars:
         raise ConfigError(f"unknown metric {name!r}; available: {', '.join(sorted(metrics))}")
     if not np.issubdtype(ds[name].dtype, np.number):
         numeric = [m for m in metrics if np.issubdtype(ds[m].dtype, np.number)]
@@ -194,14 +200,19 @@ def plot_command(
     for metric in chosen:
         check_metric(ds, "--y", metric)
     check_dimension(ds, "--x", x, numeric=True)
-    if hue != "arch":  # the default may be absent (results of one architecture)
-        check_dimension(ds, "--hue", hue)
     if col is not None:
         check_dimension(ds, "--col", col)
-    used = [d for d in (x, hue if hue in ds.dims else None, col) if d is not None]
+    if hue == "arch":
+        # the default: absent from results of one architecture, and left out when
+        # --x or --col already spreads the architectures
+        hue_dim = hue if hue in ds.dims and hue not in (x, col) else None
+    else:
+        check_dimension(ds, "--hue", hue)
+        hue_dim = hue
+    used = [d for d in (x, hue_dim, col) if d is not None]
     if len(set(used)) < len(used):
         raise ConfigError(f"--x, --hue and --col must be different dimensions, got {used}")
-    fig = plot_grid(ds, chosen, x=x, hue=hue if hue in ds.dims else None, col=col)
+    fig = plot_grid(ds, chosen, x=x, hue=hue_dim, col=col)
     save_figure(fig, path)
     click.echo(f"figure: {path}")
 

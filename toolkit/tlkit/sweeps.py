@@ -675,6 +675,8 @@ class SweepResult:
         failed_runs: runs (seeds) whose training reported ``fit_status="failed"``.
         wall_s: wall time of this call; compute_s: summed time inside cells.
         unselected: cells of variants not asked for (``variants=``), not run.
+        selected_errors: the part of ``errors`` among the cells asked for (all of
+            them without ``variants=``): what a rerun of the same call would retry.
     """
 
     path: Path
@@ -687,6 +689,7 @@ class SweepResult:
     wall_s: float
     compute_s: float
     unselected: int = 0
+    selected_errors: dict[str, str] = dataclasses.field(default_factory=dict)
 
     def summary(self) -> str:
         others = f", {self.unselected} of other variants not run" if self.unselected else ""
@@ -754,7 +757,7 @@ def sweep(
     out = Path(out)
     check_directory(out, spec, force)
     host_spec = HostSpec(load_entry_points=True, plugins=tuple(plugins))
-    host_spec.check()
+    host_spec.check(import_here=scheduler is None)
     # --force discards results only when the recorded config differs.
     discard = force and out.is_dir() and _recorded_spec(out) != spec.to_dict()
     todo = list(selected) if discard else [c for c in selected if not cell_path(out, c).is_file()]
@@ -802,6 +805,7 @@ def sweep(
         time.perf_counter() - start,
         compute,
         unselected=len(cells) - len(selected),
+        selected_errors={c.id: errors[c.id] for c in selected if c.id in errors},
     )
 
 

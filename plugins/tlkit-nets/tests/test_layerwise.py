@@ -316,3 +316,10 @@ def test_map_grid_equals_a_python_loop(size: int, batch: int) -> None:
     expected = [np.linalg.eigh(t * (M @ M.T))[0] + t for t in grid]
     assert out.shape == (size, 4)
     np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-5)
+
+
+def test_trains_with_a_user_activation(stages: list) -> None:
+    model = three_layer(d=D, seed=0, dtype="float64", sigma2="jax.numpy:tanh", **ARCH)
+    report = _fit(model, make_data(0, 200, D, dtype=jnp.float64), stages)
+    assert report.status == "ok"
+    assert np.isfinite(np.asarray(model.a[...])).all()

@@ -130,3 +130,14 @@ def test_parameter_errors() -> None:
         two_layer(d=D, seed=0, m=0)
     with pytest.raises(ParameterError, match="unknown sigma 'gelu'"):
         two_layer(d=D, seed=0, sigma="gelu")
+
+
+def test_trains_with_a_user_activation(stages: list) -> None:
+    """A ``module:function`` activation is traced inside the jitted trainer (and vmapped)."""
+    datas = [make_data(s, 64, D) for s in range(2)]
+    models = [two_layer(d=D, seed=s, m=8, sigma="jax.numpy:tanh") for s in range(2)]
+    reports = one_step(**GRID).fit_many(models, datas, stages.append)
+    assert [r.status for r in reports] == ["ok", "ok"]
+    W, b = np.asarray(models[0].W[...]), np.asarray(models[0].b[...])
+    hidden = np.asarray(models[0].representations(datas[0].X)["h1"])
+    np.testing.assert_allclose(hidden, np.tanh(np.asarray(datas[0].X) @ W.T + b), atol=1e-6)

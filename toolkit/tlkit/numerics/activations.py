@@ -13,7 +13,6 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
 from tlkit.errors import ParameterError
 
@@ -65,21 +64,24 @@ ACTIVATIONS: dict[str, Activation] = {
 
 
 def _check_elementwise(fn: Any, name: str, parameter: str) -> None:
-    """Call a user's activation once on a small array, so that a function of the wrong
-    kind is one clear line here rather than a traceback deep inside training."""
-    probe = np.linspace(-1.0, 1.0, 5)
+    """Check a user's activation on an abstract array (``jax.eval_shape``: nothing runs,
+    and it works inside a jit trace), so that a function of the wrong kind is one clear
+    line here rather than a traceback deep inside training."""
+    probe = jax.ShapeDtypeStruct((5,), jnp.float32)
     try:
-        out = np.asarray(fn(jnp.asarray(probe)))
+        # a lambda: eval_shape needs a weakly referenceable callable (ufuncs are not)
+        out = jax.eval_shape(lambda x: fn(x), probe)
     except Exception as exc:  # any failure means "not an elementwise array function"
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
         raise ParameterError(
-            f"{parameter}: {name!r} must map an array to an array of the same shape; "
+            f"{parameter}: {name!r} must be a JAX function mapping an array to one of its shape; "
             f"calling it failed ({type(exc).__name__}: {first})"
         ) from None
-    if out.shape != probe.shape or not np.issubdtype(out.dtype, np.floating):
+    shape, dtype = getattr(out, "shape", None), getattr(out, "dtype", None)
+    if shape != probe.shape or dtype is None or not jnp.issubdtype(dtype, jnp.floating):
         raise ParameterError(
-            f"{parameter}: {name!r} must map an array to a float array of the same shape; "
-            f"on shape {probe.shape} it gave shape {out.shape}, dtype {out.dtype}"
+            f"{parameter}: {name!r} must map an array to a float array of its shape; "
+            f"on shape {probe.shape} it gave shape {shape}, dtype {dtype}"
         )
 
 
