@@ -252,3 +252,9 @@ def test_a_bare_memory_error_is_one_line(host):
     result = CliRunner().invoke(group, ["boom"], obj=host)
     assert result.exit_code == 1
     assert result.output.strip().startswith("error: out of memory (MemoryError)")
+
+
+def test_a_bad_option_of_tlkit_itself_is_one_line(host):
+    result = CliRunner().invoke(cli, ["--bogus"], obj=host)
+    assert result.exit_code == 2
+    assert result.output.strip() == "error: No such option '--bogus'. (see 'cli --help')"

@@ -40,6 +40,7 @@ def test_toml_round_trip(tmp_path):
         ({"n_train": 0}, "n_train must be positive, got 0"),
         ({"n_test": -3}, "n_test must be positive, got -3"),
         ({"n_train": "many"}, "n_train must be an integer, got 'many'"),
+        ({"n_test": 2**64}, r"n_test must be below 2\*\*63, got 18446744073709551616"),
         ({"dtype": "float16"}, "dtype must be one of float32, float64, got 'float16'"),
         ({"seed": -1}, r"seed must be an integer in \[0, 2\*\*63\), got -1"),
         ({"seed": 2**64}, r"seed must be an integer in \[0, 2\*\*63\)"),
@@ -82,3 +83,8 @@ def test_probes_must_be_a_list():
         ConfigError, match="probes must be a list of probe names or tables, got 'test'"
     ):
         RunConfig(target="t", arch="a", probes="test")
+
+
+def test_empty_config_path_is_an_error():
+    with pytest.raises(ConfigError, match="config file path is empty"):
+        RunConfig.from_toml("")

@@ -23,16 +23,37 @@ class TlkitGroup(click.Group):
     """A click group that turns user errors into one line and exit status 2.
 
     Both tlkit's own (:class:`TlkitError`) and click's usage errors inside a command
-    (a bad option value, an unknown command), which click would print as four lines
-    of usage; errors in the options of ``tlkit`` itself are still click's. Running out
-    of memory is one line too, with exit status 1.
+    (a bad option value, an unknown command) and in the options of ``tlkit`` itself,
+    which click would print as four lines of usage. Running out of memory is one line
+    too, with exit status 1.
     """
+
+    def make_context(
+        self,
+        info_name: str | None,
+        args: list[str],
+        parent: click.Context | None = None,
+        **extra: Any,
+    ) -> click.Context:
+        try:
+            return super().make_context(info_name, args, parent=parent, **extra)
+        except _HELP_REQUESTS:
+            raise
+        except click.UsageError as exc:
+            if parent is not None:
+                raise  # a subgroup's: the parent's invoke prints it
+            # the options of `tlkit` itself, parsed before any invoke
+            message = " ".join(exc.format_message().split())
+            click.echo(f"error: {message} (see '{info_name or 'tlkit'} --help')", err=True)
+            sys.exit(2)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except TlkitError as exc:
-            click.echo(f"error: {exc}", err=True)
+            # one line even when a wrapped library message spans several
+            lines = str(exc).strip().splitlines()
+            click.echo(f"error: {lines[0] if lines else type(exc).__name__}", err=True)
             ctx.exit(2)
         except _HELP_REQUESTS:
             raise  # `tlkit new` alone: click prints the group's help, as it should
@@ -194,7 +215,7 @@ def train_command(
     from tlkit.pipeline import make_config, resolve_config, train
 
     host = _host(ctx)
-    base = RunConfig.from_toml(config_file).to_dict() if config_file else {}
+    base = RunConfig.from_toml(config_file).to_dict() if config_file is not None else {}
     for kind, value in (("target", target), ("arch", arch), ("trainer", trainer)):
         if value is not None:
             old = base.get(kind)

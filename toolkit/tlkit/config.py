@@ -114,6 +114,8 @@ class RunConfig:
                 raise ConfigError(f"{name} must be an integer, got {value!r}")
             if value <= 0:
                 raise ConfigError(f"{name} must be positive, got {value}")
+            if value >= 2**63:  # array sizes are int64
+                raise ConfigError(f"{name} must be below 2**63, got {value}")
         if not is_seed(self.seed):
             raise ConfigError(f"seed must be an integer in [0, 2**63), got {self.seed!r}")
         if not isinstance(self.seeds, dict):
@@ -168,6 +170,8 @@ class RunConfig:
     @classmethod
     def from_toml(cls, path: str | Path) -> RunConfig:
         """Read a TOML config file."""
+        if not str(path).strip():
+            raise ConfigError("config file path is empty")
         try:
             with open(path, "rb") as fh:
                 data = tomllib.load(fh)

@@ -128,6 +128,8 @@ def test_parameter_errors() -> None:
         random_features(n2=100).fit(two_layer(d=D, seed=0, m=8), data, print)
     with pytest.raises(ParameterError, match="m must be an integer >= 1"):
         two_layer(d=D, seed=0, m=0)
+    with pytest.raises(ParameterError, match=r"m must be below 2\*\*63, got 100000000000000000000"):
+        two_layer(d=D, seed=0, m=10**20)
     with pytest.raises(ParameterError, match="unknown sigma 'gelu'"):
         two_layer(d=D, seed=0, sigma="gelu")
 

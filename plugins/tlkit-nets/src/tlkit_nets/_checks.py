@@ -16,6 +16,8 @@ def positive_int(name: str, value: Any) -> int:
     """Check that ``value`` is an integer >= 1."""
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ParameterError(f"{name} must be an integer >= 1, got {value!r}")
+    if value >= 2**63:  # array sizes are int64; anything near this is out of memory anyway
+        raise ParameterError(f"{name} must be below 2**63, got {value!r}")
     return value
 
 
