@@ -5,7 +5,7 @@ from __future__ import annotations
 import textwrap
 
 import pytest
-from tlkit.errors import PluginError
+from tlkit.errors import PluginError, UnknownComponentError
 from tlkit.plugins import PluginHost
 
 GOOD = """
@@ -93,6 +93,10 @@ def test_allow_list_names_missing_plugin(site, monkeypatch):
     monkeypatch.setenv("TLKIT_LOAD_PLUGINS", "good,nonexistent")
     host = PluginHost(strict=False)
     assert "not installed" in host.plugins["nonexistent"].error
+    with pytest.raises(
+        UnknownComponentError, match=r"plugins not loaded: nonexistent: .*not installed"
+    ):
+        host.ensure_registered().get("target", "missing")
 
 
 def test_deny_list(site, monkeypatch):

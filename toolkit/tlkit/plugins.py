@@ -179,6 +179,7 @@ class PluginHost:
                     self._fail(info, exc, "failed to register")
         for name, info in self.plugins.items():
             info.components = self.registry.of_plugin(name)
+        self.registry.broken = {n: i.error for n, i in self.plugins.items() if i.error}
         self._registered = True
         return self.registry
 

@@ -48,6 +48,9 @@ class Registry:
 
     def __init__(self) -> None:
         self._components: dict[str, dict[str, Component]] = {kind: {} for kind in KINDS}
+        #: plugin name -> why it is not loaded; named by unknown-component errors, since
+        #: the missing component may be one of theirs
+        self.broken: dict[str, str] = {}
 
     def register(
         self, kind: str, name: str, factory: Callable[..., Any], plugin: str, **metadata: Any
@@ -84,8 +87,10 @@ class Registry:
             return self._components[kind][name]
         except KeyError:
             available = ", ".join(sorted(self._components.get(kind, {}))) or "(none installed)"
+            broken = "; ".join(f"{plugin}: {why}" for plugin, why in sorted(self.broken.items()))
+            hint = f" (plugins not loaded: {broken}; see 'tlkit plugins')" if broken else ""
             raise UnknownComponentError(
-                f"unknown {kind} {name!r}; available: {available}"
+                f"unknown {kind} {name!r}; available: {available}{hint}"
             ) from None
 
     def names(self, kind: str) -> list[str]:
