@@ -77,9 +77,14 @@ class LeastSquares:
 
     stages = ("fit", "check")
 
-    def __init__(self, ridge: float = 0.0, blow_up: bool = False) -> None:
+    def __init__(self, ridge: float = 0.0, blow_up: bool = False, min_n: int = 0) -> None:
         self.ridge = ridge
         self.blow_up = blow_up
+        self.min_n = min_n
+
+    def check_sample_size(self, n_train):
+        if n_train < self.min_n:
+            raise ParameterError(f"needs n_train >= min_n = {self.min_n}, got {n_train}")
 
     def fit(self, model, data, on_stage):
         X = np.asarray(data.X, np.float64)

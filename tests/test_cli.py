@@ -87,8 +87,9 @@ def test_train_from_config_file(invoke, tmp_path):
         (
             ("-p", "zzz=1"),
             "unknown parameter 'zzz'; valid: target 'linear': d, noise_std; "
-            "architecture 'linear-net': scale; trainer 'lstsq': blow_up, ridge",
+            "architecture 'linear-net': scale; trainer 'lstsq': blow_up, min_n, ridge",
         ),
+        (("-p", "min_n=100"), "trainer 'lstsq': needs n_train >= min_n = 100, got 64"),
         (("--n-train", "-5"), "n_train must be positive, got -5"),
         (("--train-block-size", "0"), "train_block_size must be positive, got 0"),
         (("--probe", "nope"), "unknown probe 'nope'; available: mse, never"),

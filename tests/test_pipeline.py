@@ -58,7 +58,11 @@ def test_manifest_records_everything(host, tmp_path):
     assert manifest["schema_version"] == 1
     assert {"tlkit", "jax", "flax"} <= set(manifest["versions"])
     assert manifest["config"]["seeds"].keys() == {"target", "data", "init", "train"}
-    assert manifest["components"]["trainer"]["params"] == {"ridge": 0.0, "blow_up": False}
+    assert manifest["components"]["trainer"]["params"] == {
+        "ridge": 0.0,
+        "blow_up": False,
+        "min_n": 0,
+    }
     assert manifest["components"]["target"]["plugin"] == "fake"
     assert manifest["fit"]["choices"] == {"solver": "lstsq"}
     assert not list(tmp_path.glob(".*tmp*")), "temporary directories left behind"

@@ -449,6 +449,29 @@ def test_cli_bad_configs_give_one_line_and_write_nothing(invoke, tmp_path, grid,
     assert not (tmp_path / "sw").exists()
 
 
+def test_a_cell_too_small_for_the_trainer_is_refused_before_any_cell_runs(
+    invoke, tmp_path, monkeypatch
+):
+    # The trainer's data-size check runs for every cell up front, also for cells that
+    # share their components with an earlier one (only n_train differs).
+    import fakes
+
+    def no_sampling(*args, **kwargs):
+        raise AssertionError("data drawn before the sweep was checked")
+
+    monkeypatch.setattr(fakes.LinearTarget, "sample", no_sampling)
+    toml = BASE_TOML.replace(
+        'trainer = "lstsq"', 'trainer = {name = "lstsq", params = {min_n = 20}}'
+    )
+    cfg = write_toml(tmp_path / "s.toml", toml + "\n[grid]\nn_train = [32, 16]\n")
+    result = invoke("sweep", cfg, "--out", tmp_path / "sw")
+    assert result.exit_code == 2
+    assert result.stderr.strip() == (
+        "error: sweep cell [n_train=16]: trainer 'lstsq': needs n_train >= min_n = 20, got 16"
+    )
+    assert not (tmp_path / "sw").exists()
+
+
 def test_cli_unknown_top_level_field_and_zero_seeds(invoke, tmp_path):
     cfg = write_toml(tmp_path / "a.toml", "colour = 1\n" + BASE_TOML)
     result = invoke("sweep", cfg, "--out", tmp_path / "sw")

@@ -12,6 +12,7 @@ import tlkit
 import xarray as xr
 from fakes import LeastSquares
 from tlkit.results import open_results
+from tlkit.sweep_analysis import analyze_sweep
 
 distributed = pytest.importorskip("distributed")
 
@@ -63,7 +64,9 @@ def test_killing_a_worker_mid_sweep_still_gives_the_local_results(tmp_path):
 
     def run() -> None:
         try:
-            box["result"] = tlkit.sweep(SPEC, out, executor=executor, host=host, progress="none")
+            box["result"] = tlkit.sweep(
+                SPEC, out, executor=executor, host=host, progress="none", save_runs=True
+            )
         except BaseException as exc:  # surfaced by the assertion below
             box["error"] = exc
 
@@ -84,6 +87,11 @@ def test_killing_a_worker_mid_sweep_still_gives_the_local_results(tmp_path):
     xr.testing.assert_identical(
         open_results(out / "results.nc"), open_results(tmp_path / "local" / "results.nc")
     )
+    # every seed's run was saved by the workers; a killed writer's temporaries are gone
+    again = analyze_sweep(out, host=host, progress="none")
+    assert (again.cells, again.runs) == (result.cells, 2 * result.cells)
+    xr.testing.assert_equal(again.results["mse_mse"], result.results["mse_mse"])
+    assert not [p for p in (out / "runs").rglob(".*") if ".tmp-" in p.name]
 
 
 def test_spawn_is_forced_for_local_workers():
@@ -134,3 +142,25 @@ def test_gpu_workers_default_to_one_per_id():
     finally:
         executor.close()
     assert seen == [("gpu-worker-0", "3", None), ("gpu-worker-1", "5", None)]
+
+
+def test_a_cluster_starts_cleanly_when_dasks_default_http_port_is_taken():
+    # Another cluster (a notebook's, a second sweep's) usually holds port 8787; Dask then
+    # warns on every start, which this suite turns into an error.
+    import socket
+
+    blocker = socket.socket()
+    try:
+        blocker.bind(("", 8787))
+        blocker.listen()
+    except OSError:  # already taken by someone else: the same situation
+        pass
+    try:
+        executor = DaskExecutor(host_spec=HOST_SPEC, workers=1)
+        try:
+            assert executor.cluster.scheduler.http_server.port != 8787
+            assert len(executor.client.run(os.getpid)) == 1
+        finally:
+            executor.close()
+    finally:
+        blocker.close()

@@ -80,6 +80,7 @@ _LAZY = {
     "analyze": "tlkit.pipeline",
     "load_run": "tlkit.pipeline",
     "sweep": "tlkit.sweeps",
+    "analyze_sweep": "tlkit.sweep_analysis",
     "RunConfig": "tlkit.config",
     "Run": "tlkit.run",
     "get_host": "tlkit.plugins",
@@ -99,6 +100,7 @@ def __getattr__(name: str) -> Any:
 __all__ = [
     "__version__",
     "analyze",
+    "analyze_sweep",
     "get_host",
     "hookimpl",
     "load_run",

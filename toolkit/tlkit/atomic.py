@@ -4,13 +4,24 @@ Everything is first written under a temporary name in the destination's own
 directory (same file system, so the final ``rename`` is atomic), then renamed.
 A crash leaves at most a hidden ``.NAME.tmp-*`` entry, never a half-written file
 under the real name.
+
+Temporary names carry the writer's host and process id
+(``.NAME.tmp-HOST-PID-RANDOM``), so that the next write into the same directory can
+remove what a killed writer left behind without touching the files of writers that
+are still running (a sweep shared between machines writes into one directory from
+several processes). An entry whose owner cannot be checked (another host, an older
+name) is removed only once it is a day old: entries live only while one file or
+directory is being written.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
+import socket
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -39,15 +50,86 @@ def ensure_writable_dir(directory: Path) -> None:
         raise TlkitError(f"output directory is not writable: {directory}")
 
 
+#: this host, as written into temporary names (no path separators)
+_HOST = re.sub(r"[^A-Za-z0-9.-]", "_", socket.gethostname()) or "host"
+#: entries whose owner cannot be checked are stale after this many seconds
+STALE_AFTER_S = 24 * 3600
+_TEMPORARY = re.compile(r"^\.(?P<name>.+)\.(?:tmp|old)-(?P<owner>[^/]+)$")
+_OWNER = re.compile(r"^(?P<host>.+)-(?P<pid>[0-9]+)-[0-9a-f]{8}$")
+
+
 def _tmp_sibling(path: Path, tag: str) -> Path:
-    return path.parent / f".{path.name}.{tag}-{uuid.uuid4().hex[:8]}"
+    return path.parent / f".{path.name}.{tag}-{_HOST}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # e.g. PermissionError: it exists, owned by someone else
+        return True
+    return True
+
+
+def _is_stale(entry: os.DirEntry[str], owner: str, now: float) -> bool:
+    match = _OWNER.match(owner)
+    if match is not None and match["host"] == _HOST:
+        return not _process_alive(int(match["pid"]))
+    try:
+        age = now - entry.stat(follow_symlinks=False).st_mtime
+    except OSError:
+        return False
+    return age > STALE_AFTER_S
+
+
+def remove_stale_temporaries(directory: str | Path, name: str | None = None) -> list[Path]:
+    """Remove what killed writers left in ``directory`` (their hidden temporaries).
+
+    Args:
+        directory: the directory to clean.
+        name: only the temporaries of this entry (``.NAME.tmp-*``); all when None.
+
+    Returns:
+        The paths removed. Entries of live writers on this host are never removed;
+        see the module docstring for the rule.
+    """
+    removed: list[Path] = []
+    now = time.time()
+    try:
+        entries = list(os.scandir(directory))
+    except OSError:
+        return removed
+    for entry in entries:
+        match = _TEMPORARY.match(entry.name)
+        if match is None or (name is not None and match["name"] != name):
+            continue
+        if not _is_stale(entry, match["owner"], now):
+            continue
+        path = Path(entry.path)
+        with contextlib.suppress(OSError):
+            if entry.is_dir(follow_symlinks=False):
+                shutil.rmtree(path)
+            else:
+                path.unlink()
+            removed.append(path)
+    return removed
 
 
 @contextlib.contextmanager
-def atomic_file(path: str | Path) -> Iterator[Path]:
-    """Yield a temporary path to write; on success it replaces ``path`` atomically."""
+def atomic_file(path: str | Path, *, clean_stale: bool = True) -> Iterator[Path]:
+    """Yield a temporary path to write; on success it replaces ``path`` atomically.
+
+    Args:
+        path: the final file.
+        clean_stale: first remove the stale temporaries of earlier writes of
+            ``path`` (a scan of its directory; callers writing many files into
+            one directory clean it once instead).
+    """
     path = Path(path)
     ensure_writable_dir(path.parent)
+    if clean_stale:
+        remove_stale_temporaries(path.parent, path.name)
     tmp = _tmp_sibling(path, "tmp")
     try:
         yield tmp
@@ -73,6 +155,7 @@ def atomic_directory(path: str | Path, *, replace: bool = False) -> Iterator[Pat
     if path.exists() and not replace:
         raise TlkitError(f"{path} already exists; choose another output or use --force")
     ensure_writable_dir(path.parent)
+    remove_stale_temporaries(path.parent, path.name)
     tmp = _tmp_sibling(path, "tmp")
     tmp.mkdir()
     try:

@@ -14,6 +14,7 @@ from typing import Any
 import click
 
 from tlkit.errors import TlkitError
+from tlkit.interrupts import sigint_recorded
 
 # click >= 8.2 signals "no arguments: show the help" with a UsageError subclass
 _HELP_REQUESTS: Any = getattr(click.exceptions, "NoArgsIsHelpError", ())
@@ -283,7 +284,7 @@ class _stage_printer:
 
 
 @cli.command("analyze")
-@click.argument("run_dir", type=click.Path(file_okay=False))
+@click.argument("run_dir", metavar="RUN_DIR|SWEEP_DIR", type=click.Path(file_okay=False))
 @click.option("--probe", "probes", multiple=True, help="Probe to run (default: default probes).")
 @click.option(
     "-p",
@@ -294,8 +295,11 @@ class _stage_printer:
     help="A parameter of a --probe; a bare KEY goes to the one probe that accepts it.",
 )
 @click.option(
-    "--out", type=click.Path(dir_okay=False), help="Results file (default RUN_DIR/results.nc)."
+    "--out",
+    type=click.Path(dir_okay=False),
+    help="Results file (default RUN_DIR/results.nc; for a sweep SWEEP_DIR/analysis.nc).",
 )
+@click.option("--quiet", is_flag=True, help="Sweeps: plain log lines instead of a progress bar.")
 @click.pass_context
 def analyze_command(
     ctx: click.Context,
@@ -303,12 +307,15 @@ def analyze_command(
     probes: tuple[str, ...],
     params: tuple[str, ...],
     out: str | None,
+    quiet: bool,
 ) -> None:
-    """Run probes on a saved run and write the labelled results (netCDF)."""
+    """Run probes on a saved run, or on every saved run of a sweep (--save-runs),
+    and write the labelled results (netCDF)."""
     from tlkit.checkpoint import RESULTS
     from tlkit.config import ComponentConfig
     from tlkit.params import route_parameters
     from tlkit.pipeline import analyze
+    from tlkit.sweep_analysis import analyze_sweep, is_sweep_directory
 
     host = _host(ctx)
     chosen: list[str | ComponentConfig] = list(probes)
@@ -323,6 +330,18 @@ def analyze_command(
         }
         routed = route_parameters(list(params), factories)
         chosen = [ComponentConfig(name, routed[name]) for name in probes]
+    if is_sweep_directory(run_dir):
+        done = analyze_sweep(
+            run_dir,
+            probes=chosen or None,
+            out=out,
+            host=host,
+            progress="log" if quiet else "bar",
+            echo=lambda line: click.echo(line, err=True),
+        )
+        click.echo(done.summary())
+        click.echo(f"results written to {done.path}")
+        return
     ds = analyze(run_dir, probes=chosen or None, out=out, host=host)
     click.echo(f"results written to {out or Path(run_dir) / RESULTS}")
     _print_results(ds)
@@ -412,7 +431,10 @@ def main(argv: list[str] | None = None) -> None:
     except TlkitError as exc:  # strict mode: a broken plugin is fatal
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)
-    group.main(args=argv, prog_name="tlkit", obj=host)
+    # Ctrl-C is recorded too, so one that JAX's gc callback swallows is raised again
+    # at the next stage, probe or cell (tlkit.interrupts).
+    with sigint_recorded():
+        group.main(args=argv, prog_name="tlkit", obj=host)
 
 
 if __name__ == "__main__":

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from tlkit.errors import ConfigError, TlkitError
+from tlkit.interrupts import raise_if_interrupted
 from tlkit.plugins import PluginHost
 
 
@@ -128,20 +129,33 @@ def _one_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
 
 
-def run_cell(cell: Any, out: Path, host: PluginHost) -> CellOutcome:
+def run_cell(cell: Any, out: Path, host: PluginHost, *, save_runs: bool = False) -> CellOutcome:
     """Train a cell's seeds together and write its dataset (or its error) into ``out``.
 
     Any exception inside the cell is recorded, never raised: one bad cell must not
-    stop the sweep.
+    stop the sweep. With ``save_runs``, each seed's run directory is written first,
+    so a cell's file (what marks it finished) never exists without its runs.
     """
     from tlkit import results
-    from tlkit.sweeps import cell_dataset, cell_path, error_path, train_many, write_error
+    from tlkit.pipeline import save_run
+    from tlkit.sweeps import (
+        cell_dataset,
+        cell_path,
+        error_path,
+        run_paths,
+        train_many,
+        write_error,
+    )
 
     start = time.perf_counter()
     try:
         runs = train_many(cell.configs, host)
+        if save_runs:
+            for run, path in zip(runs, run_paths(out, cell), strict=True):
+                save_run(run, path, host, results_ds=run.results, force=True)
         ds = cell_dataset(cell, [r.results for r in runs])
-        results.save_dataset(ds, cell_path(out, cell))
+        # the sweep cleaned its cells directory once when it started
+        results.save_dataset(ds, cell_path(out, cell), clean_stale=False)
         error_path(out, cell).unlink(missing_ok=True)
         failed = sum(r.fit.status != "ok" for r in runs)
         return CellOutcome(
@@ -159,17 +173,32 @@ def run_cell_json(task: str) -> str:
 
     data = json.loads(task)
     spec = HostSpec(data["host"]["load_entry_points"], tuple(data["host"]["plugins"]))
-    outcome = run_cell(Cell.from_dict(data["cell"]), Path(data["out"]), _host_for(spec))
+    outcome = run_cell(
+        Cell.from_dict(data["cell"]),
+        Path(data["out"]),
+        _host_for(spec),
+        save_runs=bool(data.get("save_runs", False)),
+    )
     outcome.dataset = None  # the file on disk is the result; JSON carries the summary
     return json.dumps(dataclasses.asdict(outcome))
 
 
 class Executor(Protocol):
-    """Runs cells and yields their outcomes as they finish."""
+    """Runs cells and yields their outcomes as they finish.
+
+    ``run`` is called with ``save_runs=True`` only for ``--save-runs`` sweeps, so an
+    executor that cannot save runs need not accept the keyword.
+    """
 
     def run(self, cells: Sequence[Any], out: Path) -> Iterator[CellOutcome]: ...
 
     def close(self) -> None: ...
+
+
+#: The scheduler of a cluster tlkit starts serves its HTTP endpoints (/health,
+#: /metrics) on a free port, no dashboard: its default port 8787 is often taken by
+#: another cluster (a notebook's, a second sweep's), and then Dask warns on every start.
+SCHEDULER_HTTP = {"dashboard": False, "dashboard_address": ":0"}
 
 
 class LocalExecutor:
@@ -178,9 +207,12 @@ class LocalExecutor:
     def __init__(self, host: PluginHost) -> None:
         self.host = host
 
-    def run(self, cells: Sequence[Any], out: Path) -> Iterator[CellOutcome]:
+    def run(
+        self, cells: Sequence[Any], out: Path, *, save_runs: bool = False
+    ) -> Iterator[CellOutcome]:
         for cell in cells:
-            yield run_cell(cell, out, self.host)
+            raise_if_interrupted()
+            yield run_cell(cell, out, self.host, save_runs=save_runs)
 
     def close(self) -> None:
         return None
@@ -232,11 +264,14 @@ class DaskExecutor:
                     threads_per_worker=1,
                     processes=True,
                     dashboard_address=None,
+                    scheduler_kwargs=SCHEDULER_HTTP,
                     silence_logs=40,
                 )
             self.client = Client(self.cluster)
 
-    def run(self, cells: Sequence[Any], out: Path) -> Iterator[CellOutcome]:
+    def run(
+        self, cells: Sequence[Any], out: Path, *, save_runs: bool = False
+    ) -> Iterator[CellOutcome]:
         import uuid
 
         from distributed import as_completed
@@ -250,6 +285,7 @@ class DaskExecutor:
                     "cell": cell.to_dict(),
                     "out": str(Path(out).resolve()),
                     "host": {**host, "plugins": list(host["plugins"])},
+                    "save_runs": save_runs,
                 }
             )
             future = self.client.submit(
@@ -305,7 +341,7 @@ def _gpu_cluster(n: int, gpus: list[str]) -> Any:
         }
         for i, env in enumerate(gpu_worker_env(n, gpus))
     }
-    scheduler = {"cls": Scheduler, "options": {"dashboard_address": None}}
+    scheduler = {"cls": Scheduler, "options": dict(SCHEDULER_HTTP)}
     return SpecCluster(workers=workers, scheduler=scheduler, silence_logs=40)
 
 

@@ -29,6 +29,7 @@ from tlkit import checkpoint, results
 from tlkit.atomic import atomic_directory, ensure_writable_dir
 from tlkit.config import ComponentConfig, RunConfig
 from tlkit.errors import ConfigError, ProbeNotApplicable, RunDirectoryError, TlkitError
+from tlkit.interrupts import raise_if_interrupted
 from tlkit.params import HOST_PARAMETERS, jsonable, resolve_parameters
 from tlkit.plugins import PluginHost, get_host
 from tlkit.registry import check_pairing
@@ -61,6 +62,20 @@ def _call_factory(factory: Callable[..., Any], label: str, **kwargs: Any) -> Any
         raise
     except (ValueError, TypeError) as exc:
         raise ConfigError(f"{label}: {exc}") from None
+
+
+def check_sample_size(trainer: Any, name: str, n_train: int) -> None:
+    """Ask the trainer whether its options work with ``n_train`` points, if it can tell.
+
+    Calls the trainer's optional ``check_sample_size(n_train)`` so that, e.g., data
+    splits larger than the training set are refused before any data is drawn.
+
+    Raises:
+        ConfigError: the trainer's one-line reason, naming the trainer.
+    """
+    check = getattr(trainer, "check_sample_size", None)
+    if check is not None:
+        _call_factory(check, _label("trainer", name), n_train=n_train)
 
 
 def resolve_config(config: RunConfig, host: PluginHost) -> RunConfig:
@@ -131,6 +146,7 @@ def build(config: RunConfig, host: PluginHost) -> Components:
     trainer = _call_factory(
         trainer_c.factory, _label("trainer", trainer_c.name), **params["trainer"]
     )
+    check_sample_size(trainer, trainer_c.name, int(config.n_train))
     trainer_params = jsonable(params["trainer"])
     # Record the resolved parameters (defaults filled in) so the manifest rebuilds exactly.
     config = dataclasses.replace(
@@ -203,6 +219,7 @@ def _fit(
     collected: list[StageReport] = []
 
     def on_stage(report: StageReport) -> None:
+        raise_if_interrupted()
         collected.append(report)
         stages = list(components.trainer.stages)
         index = stages.index(report.stage) if report.stage in stages else len(stages)
@@ -418,6 +435,23 @@ def load_run(path: str | Path, host: PluginHost | None = None) -> Run:
     )
 
 
+def build_probes(
+    probe_configs: Sequence[ComponentConfig], host: PluginHost
+) -> list[tuple[str, Any]]:
+    """Build each probe: ``(name, probe)`` pairs.
+
+    Raises:
+        ConfigError: an unknown probe (listing the available ones) or a bad parameter.
+    """
+    registry = host.ensure_registered()
+    built = []
+    for pc in probe_configs:
+        comp = registry.get("probe", pc.name)
+        params = resolve_parameters(comp.factory, pc.params, _label("probe", pc.name))
+        built.append((pc.name, _call_factory(comp.factory, _label("probe", pc.name), **params)))
+    return built
+
+
 def analyze(
     run: Run | str | Path,
     probes: Sequence[str | ComponentConfig] | None = None,
@@ -442,17 +476,12 @@ def analyze(
     host = host or get_host()
     if not isinstance(run, Run):
         run = load_run(run, host)
-    registry = host.ensure_registered()
     probe_configs = (
         [ComponentConfig.parse(p, "probes") for p in probes]
         if probes is not None
         else (run.config.probes or default_probes(host))
     )
-    built = []
-    for pc in probe_configs:
-        comp = registry.get("probe", pc.name)
-        params = resolve_parameters(comp.factory, pc.params, _label("probe", pc.name))
-        built.append((pc.name, _call_factory(comp.factory, _label("probe", pc.name), **params)))
+    built = build_probes(probe_configs, host)
     out_path = (
         Path(out)
         if out is not None
@@ -464,6 +493,7 @@ def analyze(
     outputs: dict[str, Mapping[str, ProbeOutput]] = {}
     skipped: dict[str, str] = {}
     for name, probe in built:
+        raise_if_interrupted()
         try:
             outputs[name] = probe(run)
         except ProbeNotApplicable as exc:

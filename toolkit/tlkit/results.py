@@ -271,10 +271,16 @@ def _same(a: Any, b: Any) -> bool:
         return False
 
 
-def save_dataset(ds: xr.Dataset, path: str | Path) -> Path:
-    """Write ``ds`` as netCDF (h5netcdf engine) atomically."""
+def save_dataset(ds: xr.Dataset, path: str | Path, *, clean_stale: bool = True) -> Path:
+    """Write ``ds`` as netCDF (h5netcdf engine) atomically.
+
+    Args:
+        ds: the dataset.
+        path: the file to (re)place.
+        clean_stale: see :func:`tlkit.atomic.atomic_file`.
+    """
     path = Path(path)
-    with atomic_file(path) as tmp:
+    with atomic_file(path, clean_stale=clean_stale) as tmp:
         ds.to_netcdf(tmp, engine="h5netcdf")
     return path
 

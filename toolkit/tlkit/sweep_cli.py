@@ -61,6 +61,12 @@ DEFAULT_METRICS = ("test_normalized_mse", "feature_corr")
     "sweep: run the others elsewhere, or later).",
 )
 @click.option(
+    "--save-runs",
+    is_flag=True,
+    help="Also save every seed's trained network (DIR/runs/CELL/seed-S), for "
+    "'tlkit analyze' with other probes later; finished cells without runs train again.",
+)
+@click.option(
     "--compile-cache",
     metavar="DIR",
     help="Keep compiled programs in this directory and reuse them in later runs and "
@@ -80,6 +86,7 @@ def sweep_command(
     quiet: bool,
     connect_timeout: float,
     variants: str | None,
+    save_runs: bool,
     compile_cache: str | None,
 ) -> None:
     """Run (or resume) the grid of runs in CONFIG (TOML) into DIR."""
@@ -111,6 +118,7 @@ def sweep_command(
         connect_timeout=connect_timeout,
         gpus=[g.strip() for g in gpus.split(",") if g.strip()] if gpus else None,
         variants=split_names(variants),
+        save_runs=save_runs,
     )
     click.echo(result.summary())
     for cell, why in result.errors.items():

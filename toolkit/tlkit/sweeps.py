@@ -30,6 +30,7 @@ import dataclasses
 import hashlib
 import json
 import re
+import shutil
 import sys
 import time
 import tomllib
@@ -42,9 +43,10 @@ import numpy as np
 import xarray as xr
 
 from tlkit import dims, results
-from tlkit.atomic import atomic_file, ensure_writable_dir
+from tlkit.atomic import atomic_file, ensure_writable_dir, remove_stale_temporaries
 from tlkit.config import ComponentConfig, RunConfig, is_seed
 from tlkit.errors import ConfigError, TlkitError
+from tlkit.interrupts import raise_if_interrupted
 from tlkit.params import resolve_parameters
 from tlkit.plugins import PluginHost, get_host
 from tlkit.results import combine
@@ -69,6 +71,7 @@ _RUN_DIM_KEYS = {
 }
 VARIANT = dims.VARIANT
 CELLS = "cells"
+RUNS = "runs"
 SPEC_FILE = "sweep.json"
 RESULTS_FILE = "results.nc"
 _VALID_GRID = (
@@ -351,7 +354,7 @@ def validate_cells(cells: Sequence[Cell], spec: SweepSpec, host: PluginHost) -> 
         ConfigError: one line naming the cell and what is wrong, before anything
             is trained or written.
     """
-    from tlkit.pipeline import _call_factory, build, make_config
+    from tlkit.pipeline import _call_factory, build, check_sample_size, make_config
 
     if not cells:
         raise ConfigError("the sweep has 0 cells")
@@ -360,14 +363,16 @@ def validate_cells(cells: Sequence[Cell], spec: SweepSpec, host: PluginHost) -> 
     seen: dict[tuple[Any, ...], Cell] = {}
     # Sample sizes do not enter any factory: build each component set once (building
     # can be costly, e.g. a target that estimates its variance by Monte Carlo).
-    built: dict[str, tuple[str, str, int]] = {}
+    built: dict[str, tuple[str, str, int, Any]] = {}
     for cell in cells:
         try:
             config = make_config(cell.configs[0])
             shape = {k: v for k, v in config.to_dict().items() if k not in RUN_FIELDS[:3]}
             build_key = json.dumps(shape, sort_keys=True, default=str)
             if build_key in built:
-                arch, trainer, d = built[build_key]
+                arch, trainer, d, trainer_obj = built[build_key]
+                # the one check that depends on n_train: the trainer's data splits
+                check_sample_size(trainer_obj, trainer, int(config.n_train))
                 cell.run_coords = {
                     dims.ARCH: arch,
                     dims.TRAINER: trainer,
@@ -397,7 +402,12 @@ def validate_cells(cells: Sequence[Cell], spec: SweepSpec, host: PluginHost) -> 
             dims.D: int(components.target.d),
             dims.N_TRAIN: int(cfg.n_train),
         }
-        built[build_key] = (cfg.arch.name, cfg.trainer.name, int(components.target.d))
+        built[build_key] = (
+            cfg.arch.name,
+            cfg.trainer.name,
+            int(components.target.d),
+            components.trainer,
+        )
         _check_unique(cell, seen)
     return list(cells)
 
@@ -429,6 +439,7 @@ class _StageRouter:
         self.index, self.last = index, -1
 
     def __call__(self, report: StageReport) -> None:
+        raise_if_interrupted()
         pos = self.stages.index(report.stage) if report.stage in self.stages else len(self.stages)
         if pos <= self.last and self.index + 1 < len(self.configs):
             self.index += 1
@@ -561,6 +572,18 @@ def error_path(out: Path, cell: Cell) -> Path:
     return out / CELLS / f"{cell.id}.error.json"
 
 
+def run_paths(out: str | Path, cell: Cell) -> list[Path]:
+    """The run directories of a cell's seeds (``--save-runs``): ``DIR/runs/CELL/seed-S``."""
+    return [Path(out) / RUNS / cell.id / f"seed-{int(c['seed'])}" for c in cell.configs]
+
+
+def runs_saved(out: str | Path, cell: Cell) -> bool:
+    """Whether every seed of ``cell`` has a complete saved run directory."""
+    from tlkit.checkpoint import MANIFEST
+
+    return all((path / MANIFEST).is_file() for path in run_paths(out, cell))
+
+
 def write_error(out: Path, cell: Cell, reason: str, detail: str = "") -> None:
     """Record a cell that raised (atomically), replacing any older record."""
     record = {
@@ -570,7 +593,7 @@ def write_error(out: Path, cell: Cell, reason: str, detail: str = "") -> None:
         "traceback": detail,
         "time": time.strftime("%Y-%m-%dT%H:%M:%S"),
     }
-    with atomic_file(error_path(out, cell)) as tmp:
+    with atomic_file(error_path(out, cell), clean_stale=False) as tmp:
         tmp.write_text(json.dumps(record, indent=2))
 
 
@@ -621,11 +644,11 @@ def prepare_directory(out: Path, spec: SweepSpec, cells: Sequence[Cell], force: 
                 path.unlink()
             for name in (RESULTS_FILE, SPEC_FILE):
                 (out / name).unlink(missing_ok=True)
+            shutil.rmtree(out / RUNS, ignore_errors=True)
     ensure_writable_dir(out / CELLS)
-    # Leftovers of writers killed mid-write (hidden temporary names, never a cell's name).
-    for tmp in (out / CELLS).glob(".*.tmp-*"):
-        with contextlib.suppress(OSError):
-            tmp.unlink()
+    # Leftovers of writers killed mid-write (hidden temporary names, never a cell's
+    # name); those of writers still running, e.g. another machine's, stay.
+    remove_stale_temporaries(out / CELLS)
     record = {
         "tlkit_sweep_schema": SWEEP_SCHEMA,
         "spec": spec.to_dict(),
@@ -715,6 +738,7 @@ def sweep(
     gpus: Sequence[str] | None = None,
     connect_timeout: float = 10.0,
     variants: Sequence[str] | None = None,
+    save_runs: bool = False,
 ) -> SweepResult:
     """Run (or resume) a sweep; see the module docstring and docs/sweeps.md.
 
@@ -739,6 +763,9 @@ def sweep(
             such as ``two-layer/one-step`` for unnamed ones); the directory still
             belongs to the whole sweep, so other machines can run the rest into a
             copy of it, and ``results.nc`` holds every finished cell.
+        save_runs: also save every seed's trained run (``DIR/runs/CELL/seed-S``, see
+            :func:`run_paths`) for ``tlkit analyze`` / :func:`tlkit.load_run` later;
+            finished cells whose runs are missing are trained again.
 
     Returns:
         A :class:`SweepResult`.
@@ -760,7 +787,15 @@ def sweep(
     host_spec.check(import_here=scheduler is None)
     # --force discards results only when the recorded config differs.
     discard = force and out.is_dir() and _recorded_spec(out) != spec.to_dict()
-    todo = list(selected) if discard else [c for c in selected if not cell_path(out, c).is_file()]
+    todo = (
+        list(selected)
+        if discard
+        else [
+            c
+            for c in selected
+            if not cell_path(out, c).is_file() or (save_runs and not runs_saved(out, c))
+        ]
+    )
     runner = (
         executor
         if not isinstance(executor, str)
@@ -780,7 +815,13 @@ def sweep(
     try:
         prepare_directory(out, spec, cells, force)
         with SweepProgress(len(selected), len(selected) - len(todo), progress, echo) as bar:
-            for outcome in runner.run(todo, out):
+            # only executors that save runs are asked to (a user's executor may not)
+            outcomes = (
+                runner.run(todo, out, save_runs=True)  # type: ignore[call-arg]
+                if save_runs
+                else runner.run(todo, out)
+            )
+            for outcome in outcomes:
                 if outcome.dataset is not None:
                     in_memory[outcome.cell] = outcome.dataset
                 compute += outcome.seconds

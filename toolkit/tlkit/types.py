@@ -232,6 +232,11 @@ class Trainer(Protocol):
     # Optional: ``fit_many(models, datas, on_stage) -> list[FitReport]`` trains
     # several seeds of one configuration in one compiled (vmapped) call. The host
     # uses it for multi-seed runs when present and loops over ``fit`` otherwise.
+    #
+    # Optional: ``check_sample_size(n_train: int) -> None`` raises ParameterError
+    # when the trainer's options cannot work with ``n_train`` points (e.g. data
+    # splits larger than the training set). The host calls it before any data is
+    # drawn, and for every cell of a sweep before the sweep starts.
 
 
 @dataclass(frozen=True)

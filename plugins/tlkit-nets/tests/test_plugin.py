@@ -56,3 +56,46 @@ def test_parameters_are_annotated_with_defaults(host: PluginHost, kind: str) -> 
                 continue
             assert not spec.required, (name, spec.name)
             assert spec.annotation is not None, (name, spec.name)
+
+
+@pytest.mark.parametrize(
+    ("trainer", "message"),
+    [
+        (
+            {"name": "layer-wise", "params": {"n1": 100, "n2": 100}},
+            "trainer 'layer-wise': n1 + n2 must be at most n_train = 128 with both >= 1; "
+            "got n1=100, n2=100",
+        ),
+        (
+            {"name": "random-features", "params": {"n2": 200}},
+            "trainer 'random-features': n2 must be at most n_train = 128, got 200",
+        ),
+    ],
+)
+def test_data_splits_larger_than_a_sweep_cell_fail_before_the_sweep(
+    host: PluginHost, tmp_path, trainer, message
+) -> None:
+    # Each trainer checks its splits against every cell's n_train up front, so a
+    # too-small cell is a one-line config error, not a failed cell found mid-sweep.
+    import tlkit
+    from tlkit.errors import ConfigError
+
+    arch = "three-layer" if trainer["name"] == "layer-wise" else "two-layer"
+    spec = {
+        "seeds": [0],
+        "base": {
+            "target": {"name": "quadratic-feature", "params": {"d": 4}},
+            "arch": {
+                "name": arch,
+                "params": {"m1": 8, "m2": 8} if arch == "three-layer" else {"m": 8},
+            },
+            "trainer": trainer,
+            "n_val": 64,
+            "n_test": 64,
+        },
+        "grid": {"n_train": [512, 128]},
+    }
+    with pytest.raises(ConfigError) as caught:
+        tlkit.sweep(spec, tmp_path / "sw", host=host, progress="none")
+    assert str(caught.value) == f"sweep cell [n_train=128]: {message}"
+    assert not (tmp_path / "sw").exists()

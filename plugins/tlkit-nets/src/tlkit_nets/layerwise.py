@@ -327,6 +327,11 @@ class LayerWise(SeedBatchedTrainer):
     def __init__(self, **options: Any) -> None:
         self.options = options
 
+    def check_sample_size(self, n_train: int) -> None:
+        """Raise ParameterError when D1 and D2 do not fit in ``n_train`` points."""
+        o = self.options
+        split_sizes(n_train, o["n1"], o["n2"], o["split"])
+
     def _config(self, model: ThreeLayer, n: int, given_direction: bool) -> _Config:
         o = self.options
         n1, n2 = split_sizes(n, o["n1"], o["n2"], o["split"])

@@ -123,15 +123,23 @@ class OneStep(SeedBatchedTrainer):
         self.options = options
         self.stages: Sequence[str] = ("stage1", "stage2") if options["steps"] > 0 else ("stage2",)
 
-    def _config(self, model: TwoLayer, n: int) -> _Config:
+    def check_sample_size(self, n_train: int) -> None:
+        """Raise ParameterError when D1 and D2 do not fit in ``n_train`` points."""
+        self._split(n_train)
+
+    def _split(self, n: int) -> tuple[int, int]:
         o = self.options
         if o["steps"] > 0:
-            n1, n2 = split_sizes(n, o["n1"], o["n2"], o["split"])
-        else:  # no stage 1: D2 is the whole training set (or n2 of it)
-            n2 = o["n2"] if o["n2"] is not None else n
-            if n2 > n:
-                raise ParameterError(f"n2 must be at most n_train = {n}, got {n2}")
-            n1 = 0
+            return split_sizes(n, o["n1"], o["n2"], o["split"])
+        # no stage 1: D2 is the whole training set (or n2 of it)
+        n2 = o["n2"] if o["n2"] is not None else n
+        if n2 > n:
+            raise ParameterError(f"n2 must be at most n_train = {n}, got {n2}")
+        return 0, n2
+
+    def _config(self, model: TwoLayer, n: int) -> _Config:
+        o = self.options
+        n1, n2 = self._split(n)
         spec = Stage2Spec(o["ridges"], o["ridge_units"], o["stage2"], o["gd_steps"], o["gd_lr"])
         return _Config(
             n1,

@@ -1,0 +1,88 @@
+"""Atomic writes leave nothing half-written; the next write removes a killed writer's leftovers."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+from tlkit import atomic
+from tlkit.atomic import atomic_directory, atomic_file, remove_stale_temporaries
+
+KILLED_WRITER = textwrap.dedent(
+    """
+    import sys, time
+    from tlkit.atomic import atomic_directory
+    with atomic_directory(sys.argv[1]) as tmp:
+        (tmp / "weights").write_bytes(b"x" * 1000)
+        print(tmp.name, flush=True)
+        time.sleep(120)
+    """
+)
+
+
+def test_a_killed_writers_temporary_is_removed_by_the_next_write(tmp_path):
+    proc = subprocess.Popen(
+        [sys.executable, "-c", KILLED_WRITER, str(tmp_path / "run")],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    leftover = tmp_path / proc.stdout.readline().strip()
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    proc.stdout.close()
+    assert leftover.is_dir() and not (tmp_path / "run").exists()  # nothing under the real name
+    with atomic_directory(tmp_path / "run") as tmp:
+        (tmp / "weights").write_text("new")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
+
+
+def _age(path, seconds):
+    then = time.time() - seconds
+    os.utime(path, (then, then))
+
+
+def test_only_temporaries_that_cannot_belong_to_a_running_writer_are_removed(tmp_path):
+    host, day = atomic._HOST, atomic.STALE_AFTER_S
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    try:
+        names = {
+            f".r.nc.tmp-{host}-{dead.pid}-0123abcd": "removed",  # owner gone
+            f".r.nc.tmp-{host}-{sleeper.pid}-0123abce": "kept",  # owner running
+            f".r.nc.tmp-{host}-{os.getpid()}-0123abcf": "kept",  # this process
+            ".r.nc.tmp-elsewhere-12-0123abd0": "kept",  # other host, fresh
+            ".r.nc.old-elsewhere-13-0123abd1": "removed",  # other host, a day old
+            ".r.nc.tmp-0123abd2": "removed",  # older tlkit name, a day old
+            f".other.nc.tmp-{host}-{dead.pid}-0123abd3": "kept",  # another file's
+            "r.nc.tmp-x": "kept",  # not hidden: never a temporary
+        }
+        for name in names:
+            (tmp_path / name).write_text("partial")
+        for name in (".r.nc.old-elsewhere-13-0123abd1", ".r.nc.tmp-0123abd2"):
+            _age(tmp_path / name, day + 60)
+        _age(tmp_path / ".r.nc.tmp-elsewhere-12-0123abd0", day - 60)
+        with atomic_file(tmp_path / "r.nc") as tmp:
+            tmp.write_text("complete")
+        kept = {n for n, fate in names.items() if fate == "kept"}
+        assert {p.name for p in tmp_path.iterdir()} == kept | {"r.nc"}
+        # without a name, every stale temporary in the directory goes
+        removed = remove_stale_temporaries(tmp_path)
+        assert [p.name for p in removed] == [f".other.nc.tmp-{host}-{dead.pid}-0123abd3"]
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+
+
+def test_a_failed_write_leaves_the_old_file_and_no_temporary(tmp_path):
+    (tmp_path / "r.nc").write_text("old")
+    with pytest.raises(RuntimeError), atomic_file(tmp_path / "r.nc") as tmp:
+        tmp.write_text("half")
+        raise RuntimeError("crash while writing")
+    assert [p.name for p in tmp_path.iterdir()] == ["r.nc"]
+    assert (tmp_path / "r.nc").read_text() == "old"

@@ -1,0 +1,117 @@
+"""Ctrl-C stops the CLI even when Python drops the KeyboardInterrupt on its way."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+from tlkit.interrupts import raise_if_interrupted, sigint_recorded
+
+TESTS = Path(__file__).parent
+
+# A trainer that spends its time in a garbage-collection callback, as JAX's
+# _xla_gc_callback can: a KeyboardInterrupt raised there is printed as "Exception
+# ignored" and dropped by Python. The CLI must stop anyway, at the next stage.
+SCRIPT = textwrap.dedent(
+    """
+    import gc, sys, time
+    import tlkit, tlkit.cli
+    from fakes import FakePlugin, LeastSquares
+    from tlkit.plugins import PluginHost
+
+    def slow_callback(phase, info):
+        if phase == "start":
+            time.sleep(0.05)
+
+    class GcBound(LeastSquares):
+        def fit(self, model, data, on_stage):
+            gc.callbacks.append(slow_callback)
+            print("fitting", flush=True)
+            end = time.monotonic() + 3.0
+            while time.monotonic() < end:
+                gc.collect(0)  # young generation only: fast, so most time is in the callback
+            gc.callbacks.remove(slow_callback)
+            return super().fit(model, data, on_stage)
+
+    class GcPlugin:
+        @tlkit.hookimpl
+        def tlkit_register_trainers(self, register):
+            register("gc-bound", GcBound, architectures=["linear-net"])
+
+    def build_cli():
+        host = PluginHost(load_entry_points=False, strict=False)
+        host.add_plugin(FakePlugin(), name="fake", version="0.0")
+        host.add_plugin(GcPlugin(), name="gc", version="0.0")
+        host.ensure_registered()
+        return tlkit.cli.cli, host
+
+    tlkit.cli.build_cli = build_cli
+    tlkit.cli.main(sys.argv[1:])
+    """
+)
+
+
+def test_ctrl_c_swallowed_by_a_gc_callback_still_stops_the_cli(tmp_path):
+    script = tmp_path / "cli.py"
+    script.write_text(SCRIPT)
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")]),
+    }
+    out = tmp_path / "run"
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            str(script),
+            "train",
+            "--target",
+            "linear",
+            "--arch",
+            "linear-net",
+            "--trainer",
+            "gc-bound",
+            "--n-train",
+            "32",
+            "--n-val",
+            "8",
+            "--n-test",
+            "8",
+            "--out",
+            str(out),
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout.readline().strip() == "fitting"
+    time.sleep(1.0)
+    proc.send_signal(signal.SIGINT)
+    stdout, stderr = proc.communicate(timeout=60)
+    # the scenario happened: Python dropped the first KeyboardInterrupt ...
+    assert "Exception ignored" in stderr and "KeyboardInterrupt" in stderr, stderr
+    # ... and the CLI stopped at the next stage anyway, writing nothing
+    assert proc.returncode == 1, (stdout, stderr)
+    assert stderr.rstrip().endswith("Aborted!")
+    assert not out.exists() and [p.name for p in tmp_path.iterdir()] == ["cli.py"]
+
+
+def test_a_recorded_interrupt_is_raised_once_and_the_handler_restored():
+    before = signal.getsignal(signal.SIGINT)
+    with sigint_recorded():
+        try:  # a SIGINT whose KeyboardInterrupt something swallowed
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(1)
+        except KeyboardInterrupt:
+            pass
+        with pytest.raises(KeyboardInterrupt):
+            raise_if_interrupted()
+        raise_if_interrupted()  # raised once, not forever
+    assert signal.getsignal(signal.SIGINT) is before
+    raise_if_interrupted()  # outside the CLI nothing is recorded

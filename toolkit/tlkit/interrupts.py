@@ -1,0 +1,50 @@
+"""Ctrl-C that is not lost while JAX runs.
+
+Python raises ``KeyboardInterrupt`` in whatever Python code runs when SIGINT arrives.
+While JAX works, that can be a garbage-collection callback (JAX registers one), where
+the exception is printed as "Exception ignored" and dropped: the run goes on. The CLI
+therefore records each SIGINT as well (:func:`sigint_recorded`), and the pipeline calls
+:func:`raise_if_interrupted` between stages, probes and sweep cells, so a dropped
+interrupt is raised again at the next such point. Library use (notebooks) keeps
+Python's own handler and is unaffected.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import threading
+from collections.abc import Iterator
+from types import FrameType
+
+_interrupted = threading.Event()
+
+
+def _record_and_raise(signum: int, frame: FrameType | None) -> None:
+    _interrupted.set()
+    raise KeyboardInterrupt
+
+
+@contextlib.contextmanager
+def sigint_recorded() -> Iterator[None]:
+    """Within this block, every SIGINT is also recorded for :func:`raise_if_interrupted`.
+
+    Only the main thread can install signal handlers; elsewhere this does nothing.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, _record_and_raise)
+    _interrupted.clear()
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        _interrupted.clear()
+
+
+def raise_if_interrupted() -> None:
+    """Raise ``KeyboardInterrupt`` if a recorded SIGINT was swallowed on its way."""
+    if _interrupted.is_set():
+        _interrupted.clear()
+        raise KeyboardInterrupt
