@@ -8,6 +8,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from pathlib import Path
 
 import pytest
 from tlkit import atomic
@@ -86,3 +87,33 @@ def test_a_failed_write_leaves_the_old_file_and_no_temporary(tmp_path):
         raise RuntimeError("crash while writing")
     assert [p.name for p in tmp_path.iterdir()] == ["r.nc"]
     assert (tmp_path / "r.nc").read_text() == "old"
+
+
+def test_a_write_that_fails_midway_is_one_line_and_keeps_the_old_directory(tmp_path):
+    import errno
+
+    from tlkit.errors import TlkitError
+
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "weights").write_text("old")
+    with (
+        pytest.raises(TlkitError) as caught,
+        atomic_directory(tmp_path / "run", replace=True) as tmp,
+    ):
+        (tmp / "weights").write_text("half")
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+    assert str(caught.value) == f"cannot write {tmp_path / 'run'}: No space left on device"
+    assert [p.name for p in tmp_path.iterdir()] == ["run"]
+    assert (tmp_path / "run" / "weights").read_text() == "old"
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="needs Linux /proc")
+def test_a_directory_that_refuses_files_is_found_before_any_work(tmp_path):
+    from tlkit.atomic import ensure_writable_dir
+    from tlkit.errors import TlkitError
+
+    # os.access says yes to root here; creating a file says no
+    with pytest.raises(
+        TlkitError, match=r"^(output directory is not writable: /proc|cannot create)"
+    ):
+        ensure_writable_dir(Path("/proc"))

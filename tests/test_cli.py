@@ -53,6 +53,8 @@ def test_describe(invoke):
     assert result.exit_code == 0
     assert "-p d=<int>   (default 4)" in result.output
     assert "seed" not in result.output.split("\n", 2)[2]
+    short = invoke("describe", "arch", "linear-net")  # as in --arch
+    assert short.exit_code == 0 and short.output.startswith("architecture linear-net (plugin")
 
 
 def test_train_then_analyze_same_metrics(invoke, tmp_path):
@@ -259,3 +261,15 @@ def test_a_bad_option_of_tlkit_itself_is_one_line(host):
     result = CliRunner().invoke(cli, ["--bogus"], obj=host)
     assert result.exit_code == 2
     assert result.output.strip() == "error: No such option '--bogus'. (see 'cli --help')"
+
+
+def test_new_target_refuses_a_name_already_installed(invoke, tmp_path):
+    result = invoke("new", "target", "linear", "--dir", str(tmp_path))
+    assert result.exit_code == 2
+    assert result.output.strip() == (
+        "error: a target named 'linear' is already installed (plugin 'fake'); choose another name"
+    )
+    assert list(tmp_path.iterdir()) == []
+    result = invoke("new", "target", "staircase", "--dir", str(tmp_path))
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "tlkit-staircase" / "pyproject.toml").is_file()

@@ -94,6 +94,42 @@ def test_train_then_analyze_gives_the_same_metrics(tmp_path):
     assert (out / "results.nc").is_file()
 
 
+def test_skipped_probes_and_short_vectors_read_well(tmp_path):
+    # a two-layer network has no scalar learned feature: the table says so, once, with no
+    # Python warning (file:line and source) on stderr
+    two = tlkit(
+        "train",
+        "--target",
+        "quadratic-feature",
+        "-p",
+        "d=4",
+        "--arch",
+        "two-layer",
+        "-p",
+        "m=16",
+        "--n-train",
+        "256",
+        "--n-val",
+        "128",
+        "--n-test",
+        "128",
+        "--probe",
+        "feature",
+        "--probe",
+        "ridge-probe",
+        "--out",
+        tmp_path / "two",
+    )
+    assert "feature                          skipped: " in two.stdout
+    assert "Warning" not in two.stderr and ".py:" not in two.stderr, two.stderr
+    # per-layer numbers of a three-layer run are printed, not pointed at
+    three = tlkit("analyze", tmp_path / "two", "--probe", "test")
+    assert "test_normalized_mse" in three.stdout
+    deep = tlkit("train", *SMALL_RUN, "--probe", "ridge-probe", "--out", tmp_path / "three")
+    line = next(l for l in deep.stdout.splitlines() if "ridge_probe_r2" in l)
+    assert "layer=h1: " in line and "layer=h2: " in line, line
+
+
 def test_broken_plugin_is_reported_and_everything_else_works(tmp_path):
     site = tmp_path / "site"
     site.mkdir()

@@ -153,3 +153,82 @@ def test_stage_info_scalars_are_results_variables(host, tmp_path):
     again = tlkit.analyze(tmp_path / "r", host=host)
     assert float(again["fit_lstsq_fit_ridge"].squeeze()) == 0.5
     assert "fit_lstsq_fit_ridge" not in ds.tlkit.metrics()
+
+
+class NormProbePlugin:
+    """A second probe, so that a run's results can hold more than one probe."""
+
+    @tlkit.hookimpl
+    def tlkit_register_probes(self, register):
+        def make_norm():
+            def probe(run):
+                w = np.asarray(run.model.w[...], np.float64)
+                return {"l2": tlkit.types.ProbeOutput(float(np.linalg.norm(w)))}
+
+            return probe
+
+        register("norm", make_norm)
+
+
+def test_analyzing_a_saved_run_again_keeps_the_probes_not_rerun(host, tmp_path):
+    host.add_plugin(NormProbePlugin(), name="norm", version="0.0")
+    try:
+        out = tmp_path / "run"
+        noisy = fake_config(target={"name": "linear", "params": {"d": 4, "noise_std": 0.3}})
+        run = tlkit.train(noisy, out=out, probes=["mse", "norm"], host=host)
+        trained = xr.open_dataset(out / "results.nc").load()
+        w_norm = float(np.linalg.norm(np.asarray(run.model.w[...], np.float64)))
+        assert trained["norm_l2"].item() == pytest.approx(w_norm)
+
+        # one more probe (here: one that does not apply) - the rest is kept
+        with pytest.warns(UserWarning, match="probe 'never' skipped"):
+            ds = tlkit.analyze(out, probes=["never"], host=host)
+        on_disk = xr.open_dataset(out / "results.nc").load()
+        xr.testing.assert_identical(ds, on_disk)
+        xr.testing.assert_identical(on_disk["mse_mse"], trained["mse_mse"])
+        xr.testing.assert_identical(on_disk["norm_l2"], trained["norm_l2"])
+        assert json.loads(on_disk.attrs["skipped_probes"]) == {
+            "never": "fake networks have no learned feature"
+        }
+
+        # a probe run again with other parameters replaces its own results only
+        tlkit.analyze(out, probes=[{"name": "mse", "params": {"kind": "plain"}}], host=host)
+        on_disk = xr.open_dataset(out / "results.nc").load()
+        assert on_disk["mse_mse"].attrs["long_name"] == "plain test MSE"
+        assert on_disk["mse_mse"].item() != trained["mse_mse"].item()
+        xr.testing.assert_identical(on_disk["norm_l2"], trained["norm_l2"])
+        assert "never" in json.loads(on_disk.attrs["skipped_probes"])
+
+        # --out writes exactly the probes asked for, and the run's file is untouched
+        only = tlkit.analyze(out, probes=["norm"], out=tmp_path / "norm.nc", host=host)
+        assert set(only.data_vars) == {"norm_l2", "fit_status", "fit_reason"} | {
+            v for v in only.data_vars if v.startswith("fit_")
+        }
+        assert "mse_mse" not in xr.open_dataset(tmp_path / "norm.nc").load()
+    finally:
+        host.remove_plugin("norm")
+
+
+def test_a_run_is_not_rebuilt_with_another_plugins_component_of_the_same_name(host, tmp_path):
+    tlkit.train(fake_config(), out=tmp_path / "r", host=host)
+    manifest = json.loads((tmp_path / "r" / "manifest.json").read_text())
+    assert manifest["components"]["target"]["plugin"] == "fake"
+    manifest["components"]["target"]["plugin"] = "tlkit-elsewhere"
+    (tmp_path / "r" / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(TlkitError) as caught:
+        tlkit.load_run(tmp_path / "r", host=host)
+    assert str(caught.value) == (
+        f"{tmp_path / 'r'} was trained with target 'linear' of plugin 'tlkit-elsewhere', but "
+        "that name now comes from plugin 'fake'; load it without that plugin "
+        "(TLKIT_DISABLE_PLUGINS=fake)"
+    )
+
+
+def test_one_probe_may_be_given_as_a_bare_name(host, tmp_path):
+    run = tlkit.train(fake_config(), probes="mse", host=host)
+    assert "mse_mse" in run.results
+    with pytest.raises(ConfigError, match="probes must be a list of names or tables, got 3"):
+        tlkit.train(fake_config(), probes=3, host=host)
+    tlkit.train(fake_config(), out=tmp_path / "r", probes=[], host=host)
+    with pytest.raises(TlkitError, match=r"already exists; choose another output or replace it"):
+        tlkit.train(fake_config(), out=tmp_path / "r", host=host)

@@ -211,3 +211,20 @@ def test_cli_bad_dimensions_are_one_line(invoke, results_file, tmp_path, args, m
     assert bad.exit_code == 2 and len(bad.stderr.strip().splitlines()) == 1, bad.output
     assert message in bad.stderr
     assert sorted(tmp_path.iterdir()) == before
+
+
+def test_cli_threshold_json_is_strict_and_says_what_each_number_is(invoke, results_file):
+    def strict(text):
+        def refuse(constant):
+            raise AssertionError(f"not JSON: {constant}")
+
+        return json.loads(text, parse_constant=refuse)
+
+    base = ("threshold", results_file, "--metric", "feature_corr", "--bootstrap", "20", "--json")
+    never = strict(invoke(*base, "--level", "1e9").stdout)
+    assert {(r["threshold"], r["status"]) for r in never["thresholds"]} == {(None, "not reached")}
+    assert all(f["slope"] is None for f in never["fits"])
+    at_once = strict(invoke(*base, "--level", "-1e9").stdout)
+    assert {r["status"] for r in at_once["thresholds"]} == {"upper bound"}
+    crossed = strict(invoke(*base, "--level", "0").stdout)
+    assert {r["status"] for r in crossed["thresholds"]} == {"crossed"}

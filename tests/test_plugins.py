@@ -115,3 +115,39 @@ def test_misspelled_hook_is_a_reported_error(tmp_path, monkeypatch):
     host = PluginHost(strict=False)
     assert "tlkit_register_targetz" in host.plugins["typo"].error
     assert not host.pm.has_plugin("typo")
+
+
+CLASHING = """
+import tlkit
+
+class Target:
+    def __init__(self, *, d: int = 2, seed: int = 0):
+        self.d = d
+
+@tlkit.hookimpl
+def tlkit_register_targets(register):
+    register("quadratic-feature", Target, description="same name as a built-in target")
+    register("clash-only", Target, description="a name of its own")
+"""
+
+
+def test_a_name_clash_keeps_the_built_in_and_drops_only_the_newcomers_component(site, monkeypatch):
+    pytest.importorskip("tlkit_targets")
+    # entry points load by name, and "aaa" sorts before the built-in "targets"
+    make_distribution(site, "clash-plugin", "clash_plugin_mod", CLASHING, "aaa-clash")
+    host = PluginHost(strict=False)
+    with pytest.warns(UserWarning, match="'quadratic-feature' registered twice"):
+        registry = host.ensure_registered()
+    assert registry.get("target", "quadratic-feature").plugin == "targets"
+    assert host.plugins["targets"].error is None
+    assert "single-index" in registry.names("target")  # the built-in plugin is whole
+    clash = host.plugins["aaa-clash"]
+    assert clash.error is None and registry.get("target", "clash-only").plugin == "aaa-clash"
+    assert clash.conflicts == [
+        "target 'quadratic-feature' registered twice: by plugin 'targets' and by plugin "
+        "'aaa-clash' (kept the first)"
+    ]
+    monkeypatch.setenv("TLKIT_STRICT_PLUGINS", "1")
+    monkeypatch.setenv("TLKIT_DISABLE_PLUGINS", "broken,badreg")
+    with pytest.raises(PluginError, match="'quadratic-feature' registered twice"):
+        PluginHost().ensure_registered()

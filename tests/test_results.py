@@ -107,3 +107,30 @@ def test_combined_versions_list_what_differs(host):
     assert {k: v for k, v in merged.items() if k != "jax_device"} == {
         k: v for k, v in same.items() if k != "jax_device"
     }
+
+
+def test_combine_refuses_datasets_that_would_overwrite_each_other():
+    coords = {"arch": ["three-layer"], "seed": [0, 1]}
+    a = xr.Dataset({"mse": (("arch", "seed"), [[1.0, 2.0]])}, coords=coords)
+    b = xr.Dataset(
+        {"mse": (("arch", "seed"), [[3.0]])}, coords={"arch": ["three-layer"], "seed": [1]}
+    )
+    with pytest.raises(TlkitError) as caught:
+        results.combine([a, b])
+    assert str(caught.value).startswith(
+        "dataset 2 overlaps an earlier one: both hold 'mse' at arch=three-layer, seed=1;"
+    )
+    # a dimension that tells them apart makes them combine
+    both = results.combine([a.expand_dims(target=["quad"]), b.expand_dims(target=["sign"])])
+    assert both["mse"].sel(target="sign", seed=1).item() == 3.0
+    assert both["mse"].sel(target="quad", seed=1).item() == 2.0
+
+
+def test_import_tlkit_alone_gives_datasets_the_accessor():
+    # a fresh interpreter: in this one, tlkit.results is long imported
+    import subprocess
+    import sys
+
+    code = "import tlkit, xarray as xr; print(type(xr.Dataset().tlkit).__name__)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "TlkitAccessor"

@@ -520,9 +520,22 @@ def test_cli_unreachable_scheduler(invoke, tmp_path):
 
 def test_cli_option_mismatch(invoke, tmp_path):
     cfg = write_toml(tmp_path / "s.toml", BASE_TOML + "\n[grid]\nn_train = [16]\n")
-    result = invoke("sweep", cfg, "--out", tmp_path / "sw", "--workers", "2")
-    assert result.stderr.strip() == "error: --workers and --scheduler need --executor dask"
-    assert not (tmp_path / "sw").exists()
+    cases = [
+        (("--workers", "2"), "--workers, --scheduler and --gpus need --executor dask"),
+        (("--gpus", "0,1"), "--workers, --scheduler and --gpus need --executor dask"),
+        (("--executor", "dask", "--gpus", "0,,1"), "--gpus: '' is not a GPU id; use indices"),
+        (("--executor", "dask", "--gpus", "-1"), "--gpus: '-1' is not a GPU id"),
+        (("--executor", "dask", "--gpus", "a"), "--gpus: 'a' is not a GPU id"),
+        (
+            ("--executor", "dask", "--gpus", "0", "--scheduler", "tcp://127.0.0.1:9"),
+            "--gpus starts local GPU workers; with --scheduler",
+        ),
+    ]
+    for args, message in cases:
+        result = invoke("sweep", cfg, "--out", tmp_path / "sw", *args)
+        assert result.exit_code == 2, (args, result.output)
+        assert result.stderr.strip().startswith(f"error: {message}"), (args, result.stderr)
+        assert not (tmp_path / "sw").exists()
 
 
 # -- SIGKILL at a random moment ---------------------------------------------------------------

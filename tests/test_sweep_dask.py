@@ -164,3 +164,74 @@ def test_a_cluster_starts_cleanly_when_dasks_default_http_port_is_taken():
             executor.close()
     finally:
         blocker.close()
+
+
+CTRL_C_SCRIPT = """
+import sys
+import tlkit, tlkit.cli
+from fakes import FakePlugin
+from test_sweep_dask import SlowPlugin
+from tlkit.plugins import PluginHost
+
+
+def build_cli():
+    host = PluginHost(load_entry_points=False, strict=False)
+    host.add_plugin(FakePlugin(), name="fake", version="0.0")
+    host.add_plugin(SlowPlugin(), name="slow", version="0.0")
+    host.ensure_registered()
+    return tlkit.cli.cli, host
+
+
+if __name__ == "__main__":  # spawned workers import this file again
+    tlkit.cli.build_cli = build_cli
+    tlkit.cli.main(sys.argv[1:])
+"""
+
+
+def test_ctrl_c_stops_a_dask_sweep_quietly_and_keeps_what_finished(tmp_path):
+    import subprocess
+    import sys
+
+    import tomli_w
+
+    spec = {**SPEC, "grid": {"n_train": [16, 20, 24, 28, 32, 40, 48, 64], "target.d": [2, 3, 4]}}
+    (tmp_path / "sweep.toml").write_text(tomli_w.dumps(spec))
+    (tmp_path / "cli.py").write_text(CTRL_C_SCRIPT)
+    tests = os.path.dirname(__file__)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([tests, os.environ.get("PYTHONPATH", "")])}
+    out = tmp_path / "sw"
+    plugins = ["--plugin", "fakes:FakePlugin", "--plugin", "test_sweep_dask:SlowPlugin"]
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            str(tmp_path / "cli.py"),
+            "sweep",
+            str(tmp_path / "sweep.toml"),
+            "--out",
+            str(out),
+            "--executor",
+            "dask",
+            "--workers",
+            "2",
+            "--quiet",
+            *plugins,
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # its own process group, as a terminal gives it
+    )
+    deadline = time.monotonic() + 120
+    while not list((out / "cells").glob("*.nc")) and time.monotonic() < deadline:
+        assert proc.poll() is None, proc.communicate()
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C reaches the whole group
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 1, stderr
+    assert "Traceback" not in stderr and "KeyboardInterrupt" not in stderr, stderr
+    assert "cells are finished" in stderr and stderr.rstrip().endswith("Aborted!")
+    finished = len(list((out / "cells").glob("*.nc")))
+    assert 0 < finished < 24
+    ds = open_results(out / "results.nc")
+    assert (ds["fit_status"] == "ok").sum().item() == 2 * finished  # two seeds a cell

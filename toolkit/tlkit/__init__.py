@@ -62,6 +62,9 @@ if os.environ.get("TLKIT_COMPILE_CACHE", "").strip():
     except TlkitError as _exc:  # an import must not fail over a cache: run without it
         warnings.warn(f"TLKIT_COMPILE_CACHE: {_exc}; running without the cache", stacklevel=2)
 
+# Registers the ``ds.tlkit`` accessor, so that a results file opened with plain xarray
+# has it after ``import tlkit`` (costs the xarray import, ~0.2 s, next to JAX's).
+from tlkit import results as _results  # noqa: E402, F401
 from tlkit import types  # noqa: E402
 from tlkit.hookspecs import hookimpl  # noqa: E402
 

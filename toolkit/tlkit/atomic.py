@@ -21,6 +21,7 @@ import os
 import re
 import shutil
 import socket
+import tempfile
 import time
 import uuid
 from collections.abc import Iterator
@@ -48,6 +49,20 @@ def ensure_writable_dir(directory: Path) -> None:
         raise TlkitError(f"not a directory: {directory}")
     if not os.access(directory, os.W_OK | os.X_OK):
         raise TlkitError(f"output directory is not writable: {directory}")
+    # os.access says yes to root on a read-only or virtual file system (/proc): try it,
+    # so that an output that cannot be written fails before the work, not after.
+    try:
+        handle, probe = tempfile.mkstemp(prefix=".tlkit-write-test-", dir=directory)
+        os.close(handle)
+        os.unlink(probe)
+    except OSError as exc:
+        raise TlkitError(
+            f"output directory is not writable: {directory} ({exc.strerror or exc})"
+        ) from None
+
+
+def _write_failed(path: Path, exc: OSError) -> TlkitError:
+    return TlkitError(f"cannot write {path}: {exc.strerror or exc}")
 
 
 #: this host, as written into temporary names (no path separators)
@@ -134,9 +149,12 @@ def atomic_file(path: str | Path, *, clean_stale: bool = True) -> Iterator[Path]
     try:
         yield tmp
         os.replace(tmp, path)
+    except OSError as exc:  # e.g. the disk filled up: one line, the old file intact
+        raise _write_failed(path, exc) from None
     finally:
-        if tmp.exists():
-            tmp.unlink()
+        with contextlib.suppress(OSError):
+            if tmp.exists():
+                tmp.unlink()
 
 
 @contextlib.contextmanager
@@ -153,12 +171,15 @@ def atomic_directory(path: str | Path, *, replace: bool = False) -> Iterator[Pat
     """
     path = Path(path)
     if path.exists() and not replace:
-        raise TlkitError(f"{path} already exists; choose another output or use --force")
+        raise TlkitError(
+            f"{path} already exists; choose another output or replace it "
+            "(--force; Python: force=True)"
+        )
     ensure_writable_dir(path.parent)
     remove_stale_temporaries(path.parent, path.name)
     tmp = _tmp_sibling(path, "tmp")
-    tmp.mkdir()
     try:
+        tmp.mkdir()
         yield tmp
         if path.exists():
             old = _tmp_sibling(path, "old")
@@ -167,6 +188,8 @@ def atomic_directory(path: str | Path, *, replace: bool = False) -> Iterator[Pat
             shutil.rmtree(old, ignore_errors=True)
         else:
             os.rename(tmp, path)
+    except OSError as exc:  # e.g. the disk filled up: one line, the old directory intact
+        raise _write_failed(path, exc) from None
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -119,6 +120,8 @@ def plugins_command(ctx: click.Context, as_json: bool, verbose: bool) -> None:
     for info in infos:
         comps = "; ".join(f"{k}: {', '.join(v)}" for k, v in info.components.items() if v)
         status = f"[red]error: {info.error}[/red]" if info.error else "ok"
+        if info.conflicts:
+            status += "".join(f"\n[yellow]not loaded: {c}[/yellow]" for c in info.conflicts)
         table.add_row(info.name, info.version or "-", comps or "-", status)
     Console().print(table)
     if verbose:
@@ -128,12 +131,14 @@ def plugins_command(ctx: click.Context, as_json: bool, verbose: bool) -> None:
 
 
 @cli.command("describe")
-@click.argument("kind", type=click.Choice(["target", "architecture", "trainer", "probe"]))
+@click.argument("kind", type=click.Choice(["target", "architecture", "arch", "trainer", "probe"]))
 @click.argument("name")
 @click.pass_context
 def describe_command(ctx: click.Context, kind: str, name: str) -> None:
     """Show a component's parameters, types and defaults without running it."""
     from tlkit.params import HOST_PARAMETERS
+
+    kind = "architecture" if kind == "arch" else kind  # as in --arch
 
     comp = _host(ctx).registry.get(kind, name)
     click.echo(f"{kind} {comp.name} (plugin {comp.plugin})")
@@ -151,14 +156,24 @@ def describe_command(ctx: click.Context, kind: str, name: str) -> None:
 
 
 # -- train / analyze ---------------------------------------------------------------
+def _format_value(value: Any) -> str:
+    return f"{value:.6g}" if isinstance(value, float) else str(value)
+
+
 def _print_results(ds: Any) -> None:
     """Print the scalar metrics of a single-run dataset, one per line."""
     skipped = json.loads(ds.attrs.get("skipped_probes", "{}"))
     for name in ds.tlkit.metrics():
         da = ds[name].squeeze(drop=True)
         if da.ndim == 0:
-            value = da.item()
-            text = f"{value:.6g}" if isinstance(value, float) else str(value)
+            text = _format_value(da.item())
+        elif da.ndim == 1 and da.size <= 8 and da.dims[0] in da.coords:
+            # short vectors (per layer, per degree) read better than a pointer to the file
+            dim = str(da.dims[0])
+            text = ", ".join(
+                f"{dim}={label}: {_format_value(value)}"
+                for label, value in zip(da[dim].values.tolist(), da.values.tolist(), strict=True)
+            )
         else:
             text = f"array over {', '.join(map(str, da.dims))} (see the results file)"
         click.echo(f"  {name:<32} {text}")
@@ -381,10 +396,17 @@ def new_group() -> None:
     type=click.Path(file_okay=False),
     help="Where to create the package.",
 )
-def new_target_command(name: str, directory: str) -> None:
+@click.pass_context
+def new_target_command(ctx: click.Context, name: str, directory: str) -> None:
     """Create an installable target-plugin package NAME with a passing test."""
     from tlkit.scaffold import new_target_plugin
 
+    registry = _host(ctx).ensure_registered()
+    if name in registry.names("target"):
+        owner = registry.get("target", name).plugin
+        raise TlkitError(
+            f"a target named {name!r} is already installed (plugin {owner!r}); choose another name"
+        )
     path = new_target_plugin(name, Path(directory))
     click.echo(f"created {path}; install it with: pip install -e {path}")
 
@@ -419,6 +441,18 @@ def build_cli() -> tuple[click.Group, Any]:
     return cli, host
 
 
+def _one_line_warning(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    file: Any = None,
+    line: str | None = None,
+) -> None:
+    text = str(message).strip().splitlines()
+    click.echo(f"warning: {text[0] if text else category.__name__}", err=True)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``tlkit`` console script."""
     import tlkit
@@ -426,6 +460,11 @@ def main(argv: list[str] | None = None) -> None:
     if tlkit.ENVIRONMENT_ERROR:
         click.echo(f"error: {tlkit.ENVIRONMENT_ERROR}", err=True)
         sys.exit(2)
+    # Warnings (a probe that does not apply, a plugin name clash) as one line each,
+    # not Python's file:line plus source excerpt.
+    warnings.showwarning = _one_line_warning
+    # train/analyze list skipped probes with their results; sweeps record them per run
+    warnings.filterwarnings("ignore", message=r"probe '.*' skipped: ")
     try:
         group, host = build_cli()
     except TlkitError as exc:  # strict mode: a broken plugin is fatal

@@ -47,6 +47,23 @@ class ComponentConfig:
         raise ConfigError(f"{what} must be a name or a table with 'name', got {value!r}")
 
 
+def parse_probes(probes: Any) -> list[ComponentConfig]:
+    """A list of probe configs from a list, or from one probe (a name or a table).
+
+    A bare string is one probe name, never its characters.
+
+    Raises:
+        ConfigError: an entry that is not a name or a table with ``name``.
+    """
+    if isinstance(probes, str | ComponentConfig | Mapping):
+        probes = [probes]
+    try:
+        items = list(probes)
+    except TypeError:
+        raise ConfigError(f"probes must be a list of names or tables, got {probes!r}") from None
+    return [ComponentConfig.parse(p, "probes") for p in items]
+
+
 def is_seed(value: Any) -> bool:
     """An integer in [0, 2**63): results store seeds as 64-bit integers."""
     return isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 2**63

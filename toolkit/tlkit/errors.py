@@ -32,6 +32,10 @@ class PluginError(TlkitError):
     """A plugin failed to load or register (fatal only in strict mode)."""
 
 
+class DuplicateComponentError(PluginError):
+    """A plugin registered a name another plugin already holds."""
+
+
 class RunDirectoryError(TlkitError):
     """A run directory is missing, corrupted, truncated or from a newer schema."""
 

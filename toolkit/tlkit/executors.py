@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from tlkit.errors import ConfigError, TlkitError
-from tlkit.interrupts import raise_if_interrupted
+from tlkit.interrupts import raise_if_interrupted, sigint_ignored
 from tlkit.plugins import PluginHost
 
 
@@ -255,7 +255,13 @@ class DaskExecutor:
             return
         n = workers or (len(gpus) if gpus else 2)
         # spawn: a forked child would inherit this process's running JAX runtime.
-        with dask.config.set({"distributed.worker.multiprocessing-method": "spawn"}):
+        # SIGINT ignored while the workers start, which they inherit: Ctrl-C in the
+        # terminal reaches every process of the group, and workers that took it printed
+        # dozens of lines of tracebacks; now only this process stops, closing them.
+        with (
+            dask.config.set({"distributed.worker.multiprocessing-method": "spawn"}),
+            sigint_ignored(),
+        ):
             if gpus:
                 self.cluster = _gpu_cluster(n, list(gpus))
             else:
@@ -307,6 +313,22 @@ class DaskExecutor:
         self.client.close()
         if self.cluster is not None:
             self.cluster.close()
+
+
+def check_gpu_ids(gpus: Sequence[str]) -> None:
+    """Check GPU ids as CUDA_VISIBLE_DEVICES takes them: an index, or a GPU-/MIG- UUID.
+
+    Raises:
+        ConfigError: an empty list, an empty entry, or an id of another form.
+    """
+    if not gpus:
+        raise ConfigError("--gpus names no GPU; give ids such as 0,1")
+    for gpu in gpus:
+        if not re.fullmatch(r"[0-9]+|(?:GPU|MIG)-[A-Za-z0-9/-]+", gpu):
+            raise ConfigError(
+                f"--gpus: {gpu!r} is not a GPU id; use indices such as 0,1 (as in "
+                "nvidia-smi) or GPU-/MIG- UUIDs"
+            )
 
 
 def gpu_worker_env(n: int, gpus: Sequence[str]) -> list[dict[str, str]]:
@@ -361,12 +383,19 @@ def make_executor(
         ConfigError: unknown executor or options that do not apply to it.
     """
     if kind == "local":
-        if workers is not None or scheduler is not None:
-            raise ConfigError("--workers and --scheduler need --executor dask")
+        if workers is not None or scheduler is not None or gpus is not None:
+            raise ConfigError("--workers, --scheduler and --gpus need --executor dask")
         return LocalExecutor(host)
     if kind == "dask":
         if workers is not None and scheduler is not None:
             raise ConfigError("give --workers (a local cluster) or --scheduler, not both")
+        if gpus is not None:
+            if scheduler is not None:
+                raise ConfigError(
+                    "--gpus starts local GPU workers; with --scheduler, the cluster's "
+                    "workers bring their own GPUs"
+                )
+            check_gpu_ids(gpus)
         if workers is not None and workers < 1:
             raise ConfigError(f"workers must be >= 1, got {workers}")
         return DaskExecutor(

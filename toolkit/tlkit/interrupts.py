@@ -48,3 +48,21 @@ def raise_if_interrupted() -> None:
     if _interrupted.is_set():
         _interrupted.clear()
         raise KeyboardInterrupt
+
+
+@contextlib.contextmanager
+def sigint_ignored() -> Iterator[None]:
+    """Ignore SIGINT within this block (main thread only).
+
+    Child processes started here inherit the ignored SIGINT (Python keeps an ignored
+    SIGINT ignored), so Ctrl-C in a terminal stops only the parent, which then shuts
+    them down.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)

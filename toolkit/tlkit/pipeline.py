@@ -27,7 +27,7 @@ import xarray as xr
 
 from tlkit import checkpoint, results
 from tlkit.atomic import atomic_directory, ensure_writable_dir
-from tlkit.config import ComponentConfig, RunConfig
+from tlkit.config import ComponentConfig, RunConfig, parse_probes
 from tlkit.errors import ConfigError, ProbeNotApplicable, RunDirectoryError, TlkitError
 from tlkit.interrupts import raise_if_interrupted
 from tlkit.params import HOST_PARAMETERS, jsonable, resolve_parameters
@@ -270,7 +270,7 @@ def train(
     host = host or get_host()
     cfg = make_config(config, **fields)
     if probes is not None:
-        cfg = dataclasses.replace(cfg, probes=[ComponentConfig.parse(p, "probes") for p in probes])
+        cfg = dataclasses.replace(cfg, probes=parse_probes(probes))
     components = build(cfg, host)
     probe_list = (
         components.config.probes if (probes is not None or cfg.probes) else default_probes(host)
@@ -278,7 +278,10 @@ def train(
     out_path = Path(out) if out is not None else None
     if out_path is not None:
         if out_path.exists() and not force:
-            raise TlkitError(f"{out_path} already exists; choose another --out or use --force")
+            raise TlkitError(
+                f"{out_path} already exists; choose another output or replace it "
+                "(--force; Python: force=True)"
+            )
         check_replaceable_run(out_path)
         ensure_writable_dir(out_path.parent if out_path.parent != Path("") else Path("."))
     host.emit("tlkit_run_started", config=components.config, run_dir=out_path)
@@ -402,6 +405,7 @@ def load_run(path: str | Path, host: PluginHost | None = None) -> Run:
         raise RunDirectoryError(f"corrupted manifest in {path}: {exc}") from None
     except (AttributeError, KeyError, TypeError, ValueError) as exc:
         raise RunDirectoryError(f"corrupted manifest in {path}: bad 'fit' ({exc!r})") from None
+    check_providers(manifest, host, path)
     components = build(config, host)
     try:
         pure = checkpoint.load_state(path, manifest)
@@ -435,6 +439,35 @@ def load_run(path: str | Path, host: PluginHost | None = None) -> Run:
     )
 
 
+def check_providers(manifest: Mapping[str, Any], host: PluginHost, path: str | Path) -> None:
+    """Refuse a run whose components now come from other plugins than when it was saved.
+
+    Two plugins can register the same name; a run must be rebuilt with the code that
+    trained it, not silently with another plugin's component of that name.
+
+    Raises:
+        RunDirectoryError: naming the component and both plugins.
+    """
+    registry = host.ensure_registered()
+    recorded = manifest.get("components")
+    if not isinstance(recorded, Mapping):
+        return  # an older manifest: nothing recorded to check against
+    for key, kind in (("target", "target"), ("arch", "architecture"), ("trainer", "trainer")):
+        entry = recorded.get(key)
+        if not isinstance(entry, Mapping) or not entry.get("plugin") or not entry.get("name"):
+            continue
+        try:
+            now = registry.get(kind, str(entry["name"])).plugin
+        except ConfigError:
+            continue  # build() reports the missing component, naming what is installed
+        if now != entry["plugin"]:
+            raise RunDirectoryError(
+                f"{path} was trained with {kind} {entry['name']!r} of plugin "
+                f"{entry['plugin']!r}, but that name now comes from plugin {now!r}; "
+                f"load it without that plugin (TLKIT_DISABLE_PLUGINS={now})"
+            )
+
+
 def build_probes(
     probe_configs: Sequence[ComponentConfig], host: PluginHost
 ) -> list[tuple[str, Any]]:
@@ -465,21 +498,22 @@ def analyze(
     Args:
         run: a :class:`Run` or a run directory.
         probes: probe names (or configs); ``None`` runs the default probes.
-        out: netCDF file to write; default ``RUN_DIR/results.nc`` for saved runs.
+        out: netCDF file to write (replaced if it is an earlier results file);
+            default ``RUN_DIR/results.nc`` for saved runs, where the results of
+            probes not run this time are kept (the file only gains probes).
         host: plugin host.
         write: write the results file when the run is saved (or ``out`` given).
 
     Returns:
-        The labelled dataset. Probes that do not apply are skipped with a warning
-        and listed in the ``skipped_probes`` attribute.
+        The labelled dataset, as written (for ``RUN_DIR/results.nc``: with the kept
+        probes). Probes that do not apply are skipped with a warning and listed in
+        the ``skipped_probes`` attribute.
     """
     host = host or get_host()
     if not isinstance(run, Run):
         run = load_run(run, host)
     probe_configs = (
-        [ComponentConfig.parse(p, "probes") for p in probes]
-        if probes is not None
-        else (run.config.probes or default_probes(host))
+        parse_probes(probes) if probes is not None else (run.config.probes or default_probes(host))
     )
     built = build_probes(probe_configs, host)
     out_path = (
@@ -506,6 +540,16 @@ def analyze(
         versions=checkpoint.environment_versions(host.distribution_versions()),
     )
     if out_path is not None and write:
+        if out is None and out_path.is_file():
+            # The run's own results file keeps the probes not run this time: analyzing
+            # a saved run with one more probe must not drop what training computed.
+            try:
+                earlier = results.open_results(out_path)
+            except TlkitError as exc:
+                raise TlkitError(
+                    f"{exc}; cannot add to it - delete it, or write elsewhere with --out"
+                ) from None
+            ds = results.merge_probe_results(earlier, ds, [name for name, _ in built])
         results.save_dataset(ds, out_path)
     return ds
 

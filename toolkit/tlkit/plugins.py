@@ -25,10 +25,13 @@ from typing import Any
 import pluggy
 
 from tlkit import hookspecs
-from tlkit.errors import PluginError, TlkitError
+from tlkit.errors import DuplicateComponentError, PluginError, TlkitError
 from tlkit.registry import Registry
 
 ENTRY_POINT_GROUP = "tlkit"
+#: tlkit's own plugin distributions register first, so that a name clash with another
+#: plugin (e.g. a new target named like a built-in one) keeps the built-in component
+FIRST_PARTY = ("tlkit-targets", "tlkit-nets", "tlkit-probes")
 
 #: registration hook name -> component kind
 REGISTRATION_HOOKS = {
@@ -49,6 +52,8 @@ class PluginInfo:
         distribution: that distribution's name.
         components: registered names by kind.
         error: one line, or ``None`` when the plugin works.
+        conflicts: components this plugin registered under a name another plugin
+            already held; they are not loaded (the rest of the plugin is).
     """
 
     name: str
@@ -56,6 +61,7 @@ class PluginInfo:
     distribution: str | None = None
     components: dict[str, list[str]] = field(default_factory=dict)
     error: str | None = None
+    conflicts: list[str] = field(default_factory=list)
     #: the full traceback of ``error``, for ``tlkit plugins --verbose``
     traceback: str | None = field(default=None, repr=False)
 
@@ -66,6 +72,7 @@ class PluginInfo:
             "distribution": self.distribution,
             "components": self.components,
             "error": self.error,
+            "conflicts": self.conflicts,
         }
 
 
@@ -165,9 +172,11 @@ class PluginHost:
         if self._registered:
             return self.registry
         self.registry = Registry()
+        for info in self.plugins.values():
+            info.conflicts = []
         for hook_name, kind in REGISTRATION_HOOKS.items():
             caller = getattr(self.pm.hook, hook_name)
-            for impl in caller.get_hookimpls():
+            for impl in sorted(caller.get_hookimpls(), key=self._registration_order):
                 plugin_name = impl.plugin_name
                 info = self.plugins.setdefault(plugin_name, PluginInfo(name=plugin_name))
                 if info.error:
@@ -183,9 +192,23 @@ class PluginHost:
         self._registered = True
         return self.registry
 
+    def _registration_order(self, impl: Any) -> tuple[int, str]:
+        """tlkit's own plugins first, then the others by name (stable across runs)."""
+        info = self.plugins.get(impl.plugin_name)
+        first_party = info is not None and info.distribution in FIRST_PARTY
+        return (0 if first_party else 1, impl.plugin_name)
+
     def _register_callback(self, kind: str, plugin: str) -> Callable[..., None]:
         def register(name: str, factory: Callable[..., Any], **metadata: Any) -> None:
-            self.registry.register(kind, name, factory, plugin, **metadata)
+            try:
+                self.registry.register(kind, name, factory, plugin, **metadata)
+            except DuplicateComponentError as exc:
+                # Only the newcomer's component is dropped: one clashing name must not
+                # unload every other component of the plugin that holds it.
+                if self.strict:
+                    raise
+                self.plugins[plugin].conflicts.append(f"{exc} (kept the first)")
+                warnings.warn(f"plugin {plugin!r}: {exc}; the first is kept", stacklevel=2)
 
         return register
 

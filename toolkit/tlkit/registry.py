@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from tlkit.errors import ConfigError, PluginError, UnknownComponentError
+from tlkit.errors import ConfigError, DuplicateComponentError, PluginError, UnknownComponentError
 from tlkit.params import ParameterSpec, parameter_specs
 
 #: The component kinds, in the order ``tlkit plugins`` lists them.
@@ -58,8 +58,9 @@ class Registry:
         """Add a component.
 
         Raises:
-            PluginError: for a bad name, a non-callable factory, or a name that
-                another plugin already registered (both plugins are named).
+            PluginError: for a bad name or a non-callable factory;
+                DuplicateComponentError for a name that another plugin already
+                registered (both plugins are named).
         """
         if kind not in self._components:
             raise PluginError(f"unknown component kind {kind!r}; valid: {', '.join(KINDS)}")
@@ -71,7 +72,7 @@ class Registry:
             raise PluginError(f"plugin {plugin!r} registered {kind} {name!r} with a non-callable")
         existing = self._components[kind].get(name)
         if existing is not None:
-            raise PluginError(
+            raise DuplicateComponentError(
                 f"{kind} {name!r} registered twice: by plugin {existing.plugin!r} "
                 f"and by plugin {plugin!r}"
             )

@@ -138,6 +138,60 @@ def label_run(
     return ds
 
 
+def merge_probe_results(old: xr.Dataset, new: xr.Dataset, rerun: Iterable[str]) -> xr.Dataset:
+    """``new`` plus what ``old`` holds from probes that were not run again.
+
+    Used when a saved run is analyzed again: its ``results.nc`` keeps the results of
+    the probes not named this time. The variables of the probes in ``rerun`` (and the
+    training record, rewritten from the manifest) come from ``new`` only, so a probe
+    run with other parameters leaves no stale quantities behind.
+
+    Args:
+        old: the run's earlier results.
+        new: the results of the probes just run (same run).
+        rerun: names of the probes just run (including those skipped now).
+    """
+    rerun = set(rerun)
+
+    def stale(name: str, var: xr.DataArray) -> bool:
+        probe = str(var.attrs.get("probe", ""))
+        return (
+            name in new.data_vars
+            or probe in rerun
+            or probe.startswith("fit:")
+            or name in ("fit_status", "fit_reason")
+        )
+
+    keep = [str(name) for name, var in old.data_vars.items() if not stale(str(name), var)]
+    merged = xr.merge([new, old[keep]], compat="override", join="outer", combine_attrs="override")
+    skipped = {
+        k: v for k, v in json.loads(old.attrs.get("skipped_probes", "{}")).items() if k not in rerun
+    }
+    skipped.update(json.loads(new.attrs.get("skipped_probes", "{}")))
+    merged.attrs["skipped_probes"] = json.dumps(skipped, sort_keys=True)
+    return merged
+
+
+def _raise_overlap(
+    name: str,
+    dim_names: tuple[str, ...],
+    axes: dict[str, list[Any]],
+    already: np.ndarray,
+    index: Any,
+    number: int,
+) -> None:
+    at = tuple(int(i) for i in np.argwhere(already)[0])
+    where = ", ".join(
+        f"{d}={axes[d][int(np.asarray(ix).ravel()[k])]}"
+        for d, ix, k in zip(dim_names, index, at, strict=True)
+    )
+    raise TlkitError(
+        f"dataset {number} overlaps an earlier one: both hold {name!r} at {where}; "
+        "runs that differ in something that is not a dimension (e.g. the target) need "
+        "one, e.g. ds.expand_dims(target=[...])"
+    )
+
+
 def _union_values(datasets: Sequence[xr.Dataset]) -> dict[str, list[Any]]:
     """Per dimension, the union of its coordinate values (numbers sorted; labels in
     order of first appearance, so that e.g. architectures keep the config's order)."""
@@ -171,14 +225,17 @@ def combine(datasets: Sequence[xr.Dataset]) -> xr.Dataset:
     the runs differ, e.g. ``jax_device``).
 
     Raises:
-        TlkitError: when there is nothing to combine.
+        TlkitError: when there is nothing to combine, or when two datasets hold the
+            same variable at the same coordinates (e.g. runs that differ only in
+            something that is not a dimension, such as the target): one would
+            silently overwrite the other.
     """
     if not datasets:
         raise TlkitError("no results to combine")
     axes = _union_values(datasets)
     position = {dim: {v: i for i, v in enumerate(vals)} for dim, vals in axes.items()}
     arrays: dict[str, tuple[tuple[str, ...], np.ndarray, np.ndarray, dict[str, Any]]] = {}
-    for ds in datasets:
+    for number, ds in enumerate(datasets, 1):
         for name, da in ds.data_vars.items():
             name = str(name)
             if name not in arrays:
@@ -218,6 +275,8 @@ def combine(datasets: Sequence[xr.Dataset]) -> xr.Dataset:
                 if dim_names
                 else ()
             )
+            if dim_names and filled[index].any():
+                _raise_overlap(name, dim_names, axes, filled[index], index, number)
             data[index] = da.values
             filled[index] = True
     first_dtype = {str(n): ds[n].dtype for ds in reversed(datasets) for n in ds.data_vars}

@@ -18,7 +18,7 @@ from typing import Any
 
 import xarray as xr
 
-from tlkit.config import ComponentConfig
+from tlkit.config import ComponentConfig, parse_probes
 from tlkit.errors import ConfigError, TlkitError
 from tlkit.interrupts import raise_if_interrupted
 from tlkit.plugins import PluginHost, get_host
@@ -122,7 +122,7 @@ def analyze_sweep(
             "the cells whose runs are missing)"
         )
     host = host or get_host()
-    chosen = None if probes is None else [ComponentConfig.parse(p, "probes") for p in probes]
+    chosen = None if probes is None else parse_probes(probes)
     if chosen is not None:
         build_probes(chosen, host)  # a bad probe is one line before any work
     path = Path(out) if out is not None else root / ANALYSIS_FILE

@@ -97,7 +97,7 @@ def sweep_command(
 
         enable_compile_cache(compile_cache)
 
-    if gpus and executor == "dask":
+    if gpus and executor == "dask" and scheduler is None:
         import jax
 
         # The GPUs belong to the workers: this process only plans and combines, and a
@@ -116,7 +116,7 @@ def sweep_command(
         progress="log" if quiet else "bar",
         echo=lambda line: click.echo(line, err=True),
         connect_timeout=connect_timeout,
-        gpus=[g.strip() for g in gpus.split(",") if g.strip()] if gpus else None,
+        gpus=[g.strip() for g in gpus.split(",")] if gpus is not None else None,
         variants=split_names(variants),
         save_runs=save_runs,
     )
@@ -282,27 +282,32 @@ def threshold_command(
         if across in table.dims and table.sizes[across] > 1
         else []
     )
-    if as_json:
-        click.echo(
-            json.dumps(
-                {
-                    "thresholds": _records(table, has_data),
-                    "fits": [f.__dict__ for f in fits],
-                },
-                default=_jsonable,
-                indent=2,
-            )
-        )
-        return
     n_min = float(ds[x].min())
+    records = _records(table, has_data)
+    for record in records:
+        value = record["threshold"]
+        record["status"] = (
+            "not reached"
+            if math.isnan(value)
+            else "upper bound"  # already crossed at the smallest n: only <= is known
+            if value <= n_min
+            else "crossed"
+        )
+    if as_json:
+        payload = {"thresholds": records, "fits": [f.__dict__ for f in fits]}
+        # strict JSON: NaN (not reached, undefined fits) becomes null
+        click.echo(json.dumps(_strict_json(payload), indent=2, allow_nan=False))
+        return
     direction = ">=" if above else "<="
     click.echo(f"threshold: smallest {x} with median {metric} {direction} {level:g}")
-    for record in _records(table, has_data):
-        coords = ", ".join(f"{k}={v}" for k, v in record.items() if k != "threshold")
+    for record in records:
+        coords = ", ".join(
+            f"{k}={v}" for k, v in record.items() if k not in ("threshold", "status")
+        )
         value = record["threshold"]
-        if math.isnan(value):
+        if record["status"] == "not reached":
             text = "not reached"
-        elif value <= n_min:
+        elif record["status"] == "upper bound":
             text = f"<= {value:g} (already crossed at the smallest n; left out of the fit)"
         else:
             text = f"{value:.1f}"
@@ -322,6 +327,18 @@ def _records(table: Any, has_data: Any) -> list[dict[str, Any]]:
     frame = frame[keep]
     frame = frame[[c for c in frame.columns if c in (*table.dims, "threshold")]]
     return [{k: _jsonable(v) for k, v in row.items()} for row in frame.to_dict("records")]
+
+
+def _strict_json(value: Any) -> Any:
+    """``value`` with NumPy scalars as Python ones and NaN/inf as None."""
+    value = _jsonable(value)
+    if isinstance(value, dict):
+        return {k: _strict_json(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_strict_json(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
 
 
 def _jsonable(value: Any) -> Any:

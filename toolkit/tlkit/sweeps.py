@@ -44,7 +44,7 @@ import xarray as xr
 
 from tlkit import dims, results
 from tlkit.atomic import atomic_file, ensure_writable_dir, remove_stale_temporaries
-from tlkit.config import ComponentConfig, RunConfig, is_seed
+from tlkit.config import ComponentConfig, RunConfig, is_seed, parse_probes
 from tlkit.errors import ConfigError, TlkitError
 from tlkit.interrupts import raise_if_interrupted
 from tlkit.params import resolve_parameters
@@ -484,9 +484,7 @@ def train_many(
         raise ConfigError("train_many needs configs that differ only in their seeds")
     first = built[0].config
     probe_list = (
-        [ComponentConfig.parse(p, "probes") for p in probes]
-        if probes is not None
-        else (first.probes or default_probes(host))
+        parse_probes(probes) if probes is not None else (first.probes or default_probes(host))
     )
     runs = [Run(b.config, b.target, b.model, FitReport(), component_params=b.params) for b in built]
     for run in runs:
@@ -827,14 +825,22 @@ def sweep(
                 compute += outcome.seconds
                 failed_runs += outcome.failed_runs
                 bar.advance(outcome)
-    finally:
+    except KeyboardInterrupt:
         runner.close()
+        # Ctrl-C: what finished is combined as usual, so results.nc is current
+        combined, errors = collect(out, cells, in_memory)
+        if combined is not None:
+            _write_combined(combined, out, spec, cells, errors)
+        (echo or _stderr)(
+            f"interrupted: {sum(cell_path(out, c).is_file() for c in cells)} of {len(cells)} "
+            f"cells are finished (in {out / RESULTS_FILE}); rerun the same command to go on"
+        )
+        raise
+    finally:
+        runner.close()  # closing twice is harmless
     combined, errors = collect(out, cells, in_memory)
     if combined is not None:
-        combined.attrs["sweep_config"] = json.dumps(spec.to_dict(), sort_keys=True)
-        combined.attrs["sweep_cells"] = len(cells)
-        combined.attrs["sweep_cells_failed"] = len(errors)
-        results.save_dataset(combined, out / RESULTS_FILE)
+        _write_combined(combined, out, spec, cells, errors)
     return SweepResult(
         out,
         combined,
@@ -848,6 +854,19 @@ def sweep(
         unselected=len(cells) - len(selected),
         selected_errors={c.id: errors[c.id] for c in selected if c.id in errors},
     )
+
+
+def _write_combined(
+    combined: xr.Dataset,
+    out: Path,
+    spec: SweepSpec,
+    cells: Sequence[Cell],
+    errors: Mapping[str, str],
+) -> None:
+    combined.attrs["sweep_config"] = json.dumps(spec.to_dict(), sort_keys=True)
+    combined.attrs["sweep_cells"] = len(cells)
+    combined.attrs["sweep_cells_failed"] = len(errors)
+    results.save_dataset(combined, out / RESULTS_FILE)
 
 
 def select_variants(cells: Sequence[Cell], variants: Sequence[str] | None) -> list[Cell]:
