@@ -116,3 +116,21 @@ def test_not_applicable_paths() -> None:
         target_reference(NoSubspace())
     with pytest.raises(ParameterError, match="points"):
         agop_probe(points=0)
+
+
+def test_an_isotropic_reference_matrix_is_not_applicable() -> None:
+    # the default quadratic-feature A = diag(+1, -1, ...)/sqrt(d) has A^2 = I/d: any weights
+    # would score subspace = chance = 1, so the probe says why it cannot apply
+    class Balanced:
+        d = 4
+        A = np.diag([1.0, 1.0, -1.0, -1.0]) / 2.0
+
+    with pytest.raises(ProbeNotApplicable, match=r"A\^2 is proportional to the identity"):
+        target_reference(Balanced())
+
+    class FullRankButAnisotropic:
+        d = 4
+        A = np.diag([2.0, 1.0, -1.0, -2.0]) / np.sqrt(10)
+
+    P, U, kind = target_reference(FullRankButAnisotropic())
+    assert U.shape == (4, 4)  # still informative through the alignment

@@ -74,3 +74,19 @@ def test_harmonic_dimension_matches_a_count_of_monomials() -> None:
 def test_bad_parameters(kwargs, name) -> None:
     with pytest.raises(ParameterError, match=name):
         theory(**kwargs)
+
+
+def test_an_even_activation_cannot_learn_an_odd_feature_so_no_threshold() -> None:
+    # h* = beta.x has degree 1; |z| - sqrt(2/pi) has c_1 = 0 (an even function), so its
+    # kernel removes h* from K f*: the prediction is "no threshold", not d^1
+    class LinearFeatureTarget(FakeTarget):
+        def metadata(self):
+            return {"feature_degree": 1}
+
+    target = LinearFeatureTarget(d=8)
+    run = make_run(target, FakeNet(8, target.beta), n_test=256)
+    out = theory(activation="abs", mc_points=512, eval_points=128)(run)
+    assert math.isnan(out["threshold_exponent"].values) and math.isnan(out["threshold"].values)
+    assert "abs has c_1 = 0" in out["threshold_exponent"].long_name
+    relu = theory(activation="relu", mc_points=512, eval_points=128)(run)
+    assert relu["threshold_exponent"].values == 1  # c_1 != 0: learned at n ~ d

@@ -49,7 +49,17 @@ def target_reference(target: Any) -> tuple[np.ndarray, np.ndarray, str]:
             f"target {type(target).__name__} exposes no subspace (beta, A or As attribute)"
         )
     evals, evecs = np.linalg.eigh(P)
-    keep = evals > 1e-10 * max(float(evals.max()), np.finfo(np.float64).tiny)
+    top = max(float(evals.max()), np.finfo(np.float64).tiny)
+    keep = evals > 1e-10 * top
+    if keep.all() and float(evals.min()) > (1 - 1e-8) * top:
+        # e.g. the default balanced-diagonal A: A^2 = I/d. The target's gradients then
+        # have no preferred direction, and any weights score like random ones.
+        ref = {"A": "A^2", "As": "sum_i A_i^2"}[kind]
+        raise ProbeNotApplicable(
+            f"the target's reference matrix {ref} is proportional to the identity, so no "
+            "subspace overlap can tell learned weights from random ones (use an anisotropic "
+            "A, e.g. a_kind='low-rank'; feature and ridge-probe measure xᵀAx itself)"
+        )
     return P, evecs[:, keep], kind
 
 

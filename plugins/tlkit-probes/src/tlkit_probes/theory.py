@@ -11,7 +11,9 @@
   its RMS norm, on the first ``eval_points`` test points.
 * ``threshold_exponent`` / ``threshold``: the predicted feature-learning threshold
   ``n* ≈ d^e`` [recon from SCIENCE.md §5]: ``e`` = the degree of h*, plus one when h* has
-  degree ≥ 2 and σ2 has a linear part (``|c_1| > 1e-8``, the ReLU case).
+  degree ≥ 2 and σ2 has a linear part (``|c_1| > 1e-8``, the ReLU case); NaN (no
+  threshold) when σ2's Hermite coefficient at the degree of h* vanishes, since the
+  kernel then removes h* from the learned feature (e.g. σ2 = |z| and h* = β·x).
 """
 
 from __future__ import annotations
@@ -97,13 +99,24 @@ class TheoryProbe:
         meta = run.target.metadata() if callable(getattr(run.target, "metadata", None)) else {}
         k_feat = meta.get("feature_degree")
         if isinstance(k_feat, int):
-            e_thr = k_feat + (1 if k_feat >= 2 and abs(c[1]) > 1e-8 else 0)
+            c_feat = (
+                c
+                if k_feat <= k_max
+                else hermite_coefficients(lambda z: np.asarray(act(jnp.asarray(z))), k_feat)
+            )
+            if abs(c_feat[k_feat]) <= 1e-8:
+                # σ2's kernel has no degree-k part, so K f* carries no trace of h*: the
+                # layer-wise feature cannot be learned at any n (e.g. |z| and an odd h*)
+                e_thr, why = math.nan, f"none: {act_name} has c_{k_feat} = 0 [recon]"
+            else:
+                e_thr = k_feat + (1 if k_feat >= 2 and abs(c[1]) > 1e-8 else 0)
+                why = "[recon]"
             out["threshold_exponent"] = ProbeOutput(
-                np.float64(e_thr), long_name="predicted threshold exponent e, n* ~ d^e [recon]"
+                np.float64(e_thr), long_name=f"predicted threshold exponent e, n* ~ d^e {why}"
             )
             out["threshold"] = ProbeOutput(
                 np.float64(float(d) ** e_thr),
-                long_name="predicted feature-learning threshold n* ~ d^e [recon]",
+                long_name=f"predicted feature-learning threshold n* ~ d^e {why}",
             )
         return out
 
