@@ -258,6 +258,9 @@ def test_unnamed_variants_are_selected_by_their_component_labels(host, tmp_path)
         spec, tmp_path / "sw", host=host, progress="none", variants=["linear-net/lstsq"]
     )
     assert (result.ran, result.unselected) == (2, 0)
+    # one part of the label selects too (all unnamed variants with that architecture)
+    part = tlkit.sweep(spec, tmp_path / "sw2", host=host, progress="none", variants=["linear-net"])
+    assert (part.ran, part.unselected) == (2, 0)
 
 
 def test_variants_by_one_name_or_by_coordinate(host, tmp_path):

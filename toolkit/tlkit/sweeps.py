@@ -887,8 +887,13 @@ def select_variants(cells: Sequence[Cell], variants: Sequence[str] | None) -> li
 
     def names(cell: Cell) -> set[str]:
         # a variant's label, and its coordinate in results.nc where that differs (an
-        # unnamed variant beside named ones is "v1" there)
-        return {cell.variant, str(cell.coords.get(VARIANT, cell.variant))}
+        # unnamed variant beside named ones is "v1" there); an unnamed variant's label
+        # "three-layer/layer-wise" is also selected by one of its parts ("three-layer")
+        return {
+            cell.variant,
+            str(cell.coords.get(VARIANT, cell.variant)),
+            *cell.variant.split("/"),
+        }
 
     known = set().union(*(names(c) for c in cells))
     unknown = [v for v in variants if v not in known]
