@@ -122,3 +122,19 @@ def _toml(tmp_path):
     path = tmp_path / "sweep.toml"
     path.write_text(tomli_w.dumps(SPEC))
     return path
+
+
+def test_reproduce_passes_save_runs_through_to_its_sweep(host, tmp_path, monkeypatch):
+    import tlkit.sweeps
+    from tlkit.reproduce import run_reproduction
+
+    seen = {}
+
+    def fake_sweep(spec, out, **kwargs):
+        seen.update(kwargs)
+        raise TlkitError("stop here")
+
+    monkeypatch.setattr(tlkit.sweeps, "sweep", fake_sweep)
+    with pytest.raises(TlkitError, match="stop here"):
+        run_reproduction("depth-separation", tmp_path, small=True, host=host, save_runs=True)
+    assert seen["save_runs"] is True

@@ -205,6 +205,7 @@ def run_reproduction(
     n_boot: int = 1000,
     echo: Echo = print,
     variants: Sequence[str] | None = None,
+    save_runs: bool = False,
 ) -> dict[str, Any]:
     """Run (or resume) a reproduction's sweep, draw its figures, print its numbers.
 
@@ -219,6 +220,8 @@ def run_reproduction(
         echo: where tables and messages go.
         variants: run only these variants' cells (see :func:`tlkit.sweeps.sweep`);
             the figures and tables show every finished cell.
+        save_runs: also keep every trained run (see :func:`tlkit.sweeps.sweep`), for
+            ``tlkit analyze OUT`` with other probes later.
 
     Returns:
         The summary (also written to ``out/summary.json``): measured numbers beside
@@ -239,6 +242,7 @@ def run_reproduction(
         force=force,
         progress="log" if quiet else "bar",
         variants=variants,
+        save_runs=save_runs,
     )
     if result.results is None:
         raise TlkitError(f"every cell of {repro.name!r} failed: {result.errors}")

@@ -42,6 +42,11 @@ from tlkit.sweep_cli import split_names
     "directory still holds the whole reproduction.",
 )
 @click.option(
+    "--save-runs",
+    is_flag=True,
+    help="Also keep every trained run (OUT/runs), for 'tlkit analyze OUT' with other probes later.",
+)
+@click.option(
     "--compile-cache",
     metavar="DIR",
     help="Keep compiled programs in this directory and reuse them in later runs "
@@ -59,6 +64,7 @@ def reproduce(
     quiet: bool,
     n_boot: int,
     variants: str | None,
+    save_runs: bool,
     compile_cache: str | None,
 ) -> None:
     """Run (or resume) the reproduction NAME; write its figures and print its numbers."""
@@ -100,6 +106,7 @@ def reproduce(
         n_boot=n_boot,
         echo=click.echo,
         variants=split_names(variants),
+        save_runs=save_runs,
     )
     if summary["failed_cells_selected"]:
         # figures and summary are written from the cells that ran; scripts must notice
