@@ -117,3 +117,52 @@ def test_a_directory_that_refuses_files_is_found_before_any_work(tmp_path):
         TlkitError, match=r"^(output directory is not writable: /proc|cannot create)"
     ):
         ensure_writable_dir(Path("/proc"))
+
+
+def test_a_failed_swap_puts_the_old_directory_back(tmp_path, monkeypatch):
+    import errno
+
+    from tlkit.errors import TlkitError
+
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "weights").write_text("old")
+    real_rename, calls = os.rename, []
+
+    def flaky_rename(src, dst):
+        calls.append(dst)
+        if len(calls) == 2:  # new directory into place: the disk fails here
+            raise OSError(errno.EIO, os.strerror(errno.EIO))
+        real_rename(src, dst)
+
+    monkeypatch.setattr(atomic.os, "rename", flaky_rename)
+    with (
+        pytest.raises(TlkitError, match="cannot write"),
+        atomic_directory(tmp_path / "run", replace=True) as tmp,
+    ):
+        (tmp / "weights").write_text("new")
+    monkeypatch.undo()
+    assert [p.name for p in tmp_path.iterdir()] == ["run"]
+    assert (tmp_path / "run" / "weights").read_text() == "old"
+
+
+def test_an_old_directory_left_mid_swap_is_restored_not_deleted(tmp_path):
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    aside = tmp_path / f".run.old-{atomic._HOST}-{dead.pid}-0123abcd"
+    aside.mkdir()
+    (aside / "weights").write_text("only copy")
+    assert remove_stale_temporaries(tmp_path) == []
+    assert (tmp_path / "run" / "weights").read_text() == "only copy"
+    assert [p.name for p in tmp_path.iterdir()] == ["run"]
+
+
+def test_without_safe_pid_checks_only_age_counts(tmp_path, monkeypatch):
+    # on Windows os.kill(pid, 0) would terminate the process: never called there
+    monkeypatch.setattr(atomic, "_CAN_CHECK_PIDS", False)
+    monkeypatch.setattr(atomic, "_process_alive", lambda pid: pytest.fail("pid checked"))
+    fresh = tmp_path / f".r.nc.tmp-{atomic._HOST}-99999999-0123abcd"
+    old = tmp_path / f".r.nc.tmp-{atomic._HOST}-99999998-0123abce"
+    for path in (fresh, old):
+        path.write_text("partial")
+    _age(old, atomic.STALE_AFTER_S + 60)
+    assert remove_stale_temporaries(tmp_path) == [old]

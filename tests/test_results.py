@@ -134,3 +134,25 @@ def test_import_tlkit_alone_gives_datasets_the_accessor():
     code = "import tlkit, xarray as xr; print(type(xr.Dataset().tlkit).__name__)"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "TlkitAccessor"
+
+
+def test_merging_refuses_a_probe_axis_given_other_values():
+    def run_ds(**variables):
+        ds = xr.Dataset(
+            {"fit_status": (("seed",), np.array(["ok"], dtype=object))}, coords={"seed": [0]}
+        )
+        for name, (probe, degrees) in variables.items():
+            da = xr.DataArray(np.ones((1, len(degrees))), dims=("seed", "degree"))
+            ds[name] = da.assign_coords(degree=degrees).assign_attrs(probe=probe)
+        return ds
+
+    old = run_ds(theory_c=("theory", list(range(7))))
+    same_axis = run_ds(energy_e=("energy", list(range(7))))
+    merged = results.merge_probe_results(old, same_axis, ["energy"])
+    assert {"theory_c", "energy_e"} <= set(merged.data_vars)
+    other_axis = run_ds(energy_e=("energy", [0, 1, 2]))
+    with pytest.raises(TlkitError, match=r"'theory_c' is kept over degree = \[0, 1, 2, 3"):
+        results.merge_probe_results(old, other_axis, ["energy"])
+    # the probe that owned the axis, run again with a shorter one, simply replaces it
+    rerun = results.merge_probe_results(old, run_ds(theory_c=("theory", [0, 1])), ["theory"])
+    assert rerun["theory_c"].sizes["degree"] == 2

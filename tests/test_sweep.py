@@ -261,6 +261,16 @@ def test_unnamed_variants_are_selected_by_their_component_labels(host, tmp_path)
     # one part of the label selects too (all unnamed variants with that architecture)
     part = tlkit.sweep(spec, tmp_path / "sw2", host=host, progress="none", variants=["linear-net"])
     assert (part.ran, part.unselected) == (2, 0)
+    # a variant named like that part is meant exactly: the unnamed one is not selected
+    both = {
+        **spec,
+        "variants": [
+            {"name": "linear-net", "trainer": {"name": "lstsq", "params": {"ridge": 0.5}}},
+            {"arch": "linear-net", "trainer": "lstsq"},
+        ],
+    }
+    named = tlkit.sweep(both, tmp_path / "sw3", host=host, progress="none", variants=["linear-net"])
+    assert (named.ran, named.unselected) == (2, 2)
 
 
 def test_variants_by_one_name_or_by_coordinate(host, tmp_path):

@@ -235,3 +235,27 @@ def test_ctrl_c_stops_a_dask_sweep_quietly_and_keeps_what_finished(tmp_path):
     assert 0 < finished < 24
     ds = open_results(out / "results.nc")
     assert (ds["fit_status"] == "ok").sum().item() == 2 * finished  # two seeds a cell
+
+
+def test_a_restarted_worker_still_ignores_ctrl_c():
+    # SIGINT is ignored by workers started with the cluster (inherited) and by workers
+    # the nanny starts later (a worker plugin), so Ctrl-C stays the driver's
+    executor = DaskExecutor(host_spec=HOST_SPEC, workers=1)
+    try:
+        first = next(iter(executor.client.run(os.getpid).values()))
+        os.kill(first, signal.SIGKILL)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                pids = list(executor.client.run(os.getpid).values())
+            except Exception:  # the worker is being replaced
+                pids = []
+            if pids and pids[0] != first:
+                break
+            time.sleep(0.2)
+        else:
+            pytest.fail("the nanny did not restart the worker")
+        handlers = executor.client.run(lambda: str(signal.getsignal(signal.SIGINT)))
+        assert list(handlers.values()) == [str(signal.SIG_IGN)]
+    finally:
+        executor.close()

@@ -138,3 +138,71 @@ def test_reproduce_passes_save_runs_through_to_its_sweep(host, tmp_path, monkeyp
     with pytest.raises(TlkitError, match="stop here"):
         run_reproduction("depth-separation", tmp_path, small=True, host=host, save_runs=True)
     assert seen["save_runs"] is True
+
+
+class NormProbePlugin:
+    @tlkit.hookimpl
+    def tlkit_register_probes(self, register):
+        def make_norm():
+            def probe(run):
+                w = np.asarray(run.model.w[...], np.float64)
+                return {"l2": tlkit.types.ProbeOutput(float(np.linalg.norm(w)))}
+
+            return probe
+
+        register("norm", make_norm)
+
+
+def test_the_sweeps_analysis_file_gains_probes_and_reports_skips(host, tmp_path):
+    host.add_plugin(NormProbePlugin(), name="norm", version="0.0")
+    try:
+        out = tmp_path / "sw"
+        tlkit.sweep(SPEC, out, host=host, progress="none", save_runs=True)
+        first = analyze_sweep(out, ["norm"], host=host, progress="none")
+        norms = first.results["norm_l2"]
+        assert not first.skipped and int(norms.notnull().sum()) == 8
+
+        # a probe that applies to no run: one line, the file untouched
+        before = (out / "analysis.nc").read_bytes()
+        with pytest.raises(TlkitError, match="no probe applied to any run, nothing written: "):
+            analyze_sweep(out, ["never"], host=host, progress="none")
+        assert (out / "analysis.nc").read_bytes() == before
+
+        # another probe: added beside the first; a skipped one is reported, not hidden
+        second = analyze_sweep(out, ["mse", "never"], host=host, progress="none")
+        on_disk = open_results(out / "analysis.nc")
+        xr.testing.assert_identical(on_disk["norm_l2"], norms)
+        assert "mse_mse" in on_disk
+        assert second.skipped == {"never": (8, "fake networks have no learned feature")}
+        assert "probe 'never' skipped for 8 of 8 runs: fake networks" in second.summary()
+    finally:
+        host.remove_plugin("norm")
+
+
+def test_an_unwritable_output_is_found_before_any_run_is_probed(host, tmp_path, monkeypatch):
+    import tlkit.pipeline
+
+    out = tmp_path / "sw"
+    tlkit.sweep(SPEC, out, host=host, progress="none", save_runs=True)
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    monkeypatch.setattr(tlkit.pipeline, "analyze", lambda *a, **k: pytest.fail("probed"))
+    with pytest.raises(TlkitError, match="is a file, not a directory"):
+        analyze_sweep(out, ["mse"], host=host, progress="none", out=blocker / "a.nc")
+
+
+def test_an_executor_that_cannot_save_runs_is_refused_before_anything_runs(host, tmp_path):
+    from tlkit.errors import ConfigError
+
+    class Plain:  # a user's executor from before --save-runs
+        closed = False
+
+        def run(self, cells, out):
+            raise AssertionError("ran")
+
+        def close(self):
+            Plain.closed = True
+
+    with pytest.raises(ConfigError, match="executor Plain cannot save runs"):
+        tlkit.sweep(SPEC, tmp_path / "sw", host=host, executor=Plain(), save_runs=True)
+    assert Plain.closed and not (tmp_path / "sw").exists()

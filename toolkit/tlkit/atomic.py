@@ -6,7 +6,7 @@ A crash leaves at most a hidden ``.NAME.tmp-*`` entry, never a half-written file
 under the real name.
 
 Temporary names carry the writer's host and process id
-(``.NAME.tmp-HOST-PID-RANDOM``), so that the next write into the same directory can
+(``.NAME.tmp-HOST-PID-RANDOM``), so that the next write of the same name can
 remove what a killed writer left behind without touching the files of writers that
 are still running (a sweep shared between machines writes into one directory from
 several processes). An entry whose owner cannot be checked (another host, an older
@@ -65,8 +65,25 @@ def _write_failed(path: Path, exc: OSError) -> TlkitError:
     return TlkitError(f"cannot write {path}: {exc.strerror or exc}")
 
 
-#: this host, as written into temporary names (no path separators)
-_HOST = re.sub(r"[^A-Za-z0-9.-]", "_", socket.gethostname()) or "host"
+def _host_tag() -> str:
+    """This host as written into temporary names, plus its process-id namespace.
+
+    Containers may share a hostname but not their process ids: the namespace (Linux)
+    makes a writer in another container count as another host (age rule only).
+    """
+    host = re.sub(r"[^A-Za-z0-9.]", "_", socket.gethostname()) or "host"
+    try:
+        namespace = os.stat("/proc/self/ns/pid").st_ino
+    except OSError:
+        return host
+    return f"{host}.ns{namespace}"
+
+
+#: this host (and pid namespace), as written into temporary names
+_HOST = _host_tag()
+#: whether a process id can be checked without side effects: on Windows os.kill(pid,
+#: 0) terminates the process, so there only the age rule applies
+_CAN_CHECK_PIDS = os.name == "posix"
 #: entries whose owner cannot be checked are stale after this many seconds
 STALE_AFTER_S = 24 * 3600
 _TEMPORARY = re.compile(r"^\.(?P<name>.+)\.(?:tmp|old)-(?P<owner>[^/]+)$")
@@ -89,7 +106,7 @@ def _process_alive(pid: int) -> bool:
 
 def _is_stale(entry: os.DirEntry[str], owner: str, now: float) -> bool:
     match = _OWNER.match(owner)
-    if match is not None and match["host"] == _HOST:
+    if _CAN_CHECK_PIDS and match is not None and match["host"] == _HOST:
         return not _process_alive(int(match["pid"]))
     try:
         age = now - entry.stat(follow_symlinks=False).st_mtime
@@ -122,6 +139,13 @@ def remove_stale_temporaries(directory: str | Path, name: str | None = None) -> 
         if not _is_stale(entry, match["owner"], now):
             continue
         path = Path(entry.path)
+        final = path.parent / match["name"]
+        if ".old-" in entry.name and not final.exists():
+            # a writer died between moving the old entry aside and putting the new one
+            # in place: the old one is the only copy, so it goes back, not away
+            with contextlib.suppress(OSError):
+                os.rename(path, final)
+            continue
         with contextlib.suppress(OSError):
             if entry.is_dir(follow_symlinks=False):
                 shutil.rmtree(path)
@@ -184,7 +208,11 @@ def atomic_directory(path: str | Path, *, replace: bool = False) -> Iterator[Pat
         if path.exists():
             old = _tmp_sibling(path, "old")
             os.rename(path, old)
-            os.rename(tmp, path)
+            try:
+                os.rename(tmp, path)
+            except OSError:
+                os.rename(old, path)  # the old directory back under its name
+                raise
             shutil.rmtree(old, ignore_errors=True)
         else:
             os.rename(tmp, path)

@@ -15,7 +15,7 @@ from typing import Any
 import click
 
 from tlkit.errors import TlkitError
-from tlkit.interrupts import sigint_recorded
+from tlkit.interrupts import interrupted, sigint_recorded
 
 # click >= 8.2 signals "no arguments: show the help" with a UsageError subclass
 _HELP_REQUESTS: Any = getattr(click.exceptions, "NoArgsIsHelpError", ())
@@ -473,7 +473,15 @@ def main(argv: list[str] | None = None) -> None:
     # Ctrl-C is recorded too, so one that JAX's gc callback swallows is raised again
     # at the next stage, probe or cell (tlkit.interrupts).
     with sigint_recorded():
-        group.main(args=argv, prog_name="tlkit", obj=host)
+        try:
+            group.main(args=argv, prog_name="tlkit", obj=host)
+        except SystemExit as exc:
+            # a Ctrl-C dropped after the last check point: the work is complete and
+            # written, but the user asked to stop, and scripts must see that
+            if exc.code in (0, None) and interrupted():
+                click.echo("Aborted!", err=True)
+                sys.exit(1)
+            raise
 
 
 if __name__ == "__main__":

@@ -218,6 +218,22 @@ class LocalExecutor:
         return None
 
 
+def _make_ignore_sigint() -> Any:
+    from distributed.diagnostics.plugin import WorkerPlugin
+
+    class IgnoreSigint(WorkerPlugin):
+        """Ctrl-C in the terminal is for the driver, which closes the workers."""
+
+        def setup(self, worker: Any) -> None:
+            import signal
+            import threading
+
+            if threading.current_thread() is threading.main_thread():
+                signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+    return IgnoreSigint()
+
+
 class DaskExecutor:
     """Cells as independent tasks on a Dask cluster (local processes or a scheduler).
 
@@ -274,6 +290,9 @@ class DaskExecutor:
                     silence_logs=40,
                 )
             self.client = Client(self.cluster)
+            # Workers the nanny restarts later (after a crash) no longer inherit the
+            # ignored SIGINT: this plugin ignores it in every worker, present and future.
+            self.client.register_plugin(_make_ignore_sigint(), name="tlkit-ignore-sigint")
 
     def run(
         self, cells: Sequence[Any], out: Path, *, save_runs: bool = False

@@ -43,6 +43,11 @@ def sigint_recorded() -> Iterator[None]:
         _interrupted.clear()
 
 
+def interrupted() -> bool:
+    """Whether a recorded SIGINT has not been raised yet (see :func:`raise_if_interrupted`)."""
+    return _interrupted.is_set()
+
+
 def raise_if_interrupted() -> None:
     """Raise ``KeyboardInterrupt`` if a recorded SIGINT was swallowed on its way."""
     if _interrupted.is_set():

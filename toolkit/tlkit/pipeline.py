@@ -294,6 +294,7 @@ def train(
         component_params=components.params,
     )
     ds = analyze(run, probes=probe_list, host=host, write=False) if probe_list else None
+    raise_if_interrupted()
     if out_path is not None:
         save_run(run, out_path, host, results_ds=ds, force=force)
     run.results = ds
@@ -533,6 +534,7 @@ def analyze(
         except ProbeNotApplicable as exc:
             skipped[name] = str(exc)
             warnings.warn(f"probe {name!r} skipped: {exc}", stacklevel=2)
+    raise_if_interrupted()  # one dropped inside the last probe: stop before writing
     ds = results.label_run(
         run,
         outputs,
@@ -545,11 +547,12 @@ def analyze(
             # a saved run with one more probe must not drop what training computed.
             try:
                 earlier = results.open_results(out_path)
+                ds = results.merge_probe_results(earlier, ds, [name for name, _ in built])
             except TlkitError as exc:
                 raise TlkitError(
-                    f"{exc}; cannot add to it - delete it, or write elsewhere with --out"
+                    f"cannot add to {out_path}: {exc}; write these results elsewhere with "
+                    "--out (or delete it)"
                 ) from None
-            ds = results.merge_probe_results(earlier, ds, [name for name, _ in built])
         results.save_dataset(ds, out_path)
     return ds
 

@@ -15,6 +15,7 @@ A broken plugin never takes the CLI down: its error is kept in
 from __future__ import annotations
 
 import os
+import re
 import traceback
 import warnings
 from collections.abc import Callable, Iterable
@@ -195,7 +196,11 @@ class PluginHost:
     def _registration_order(self, impl: Any) -> tuple[int, str]:
         """tlkit's own plugins first, then the others by name (stable across runs)."""
         info = self.plugins.get(impl.plugin_name)
-        first_party = info is not None and info.distribution in FIRST_PARTY
+        # distribution names as metadata may spell them (tlkit_targets, TLKIT-Nets)
+        dist = (
+            re.sub(r"[-_.]+", "-", info.distribution).lower() if info and info.distribution else ""
+        )
+        first_party = dist in FIRST_PARTY
         return (0 if first_party else 1, impl.plugin_name)
 
     def _register_callback(self, kind: str, plugin: str) -> Callable[..., None]:

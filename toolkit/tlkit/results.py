@@ -163,6 +163,20 @@ def merge_probe_results(old: xr.Dataset, new: xr.Dataset, rerun: Iterable[str]) 
         )
 
     keep = [str(name) for name, var in old.data_vars.items() if not stale(str(name), var)]
+    # A probe's own axis (degree, layer, ...) given other values now would leave the
+    # other's variables padded with NaN that reads as measured: refuse instead. The
+    # run's and the sweep's axes (those of fit_status) may grow, as cells are added.
+    shared_axes = set(new["fit_status"].dims) if "fit_status" in new else set()
+    for name in keep:
+        for dim in old[name].dims:
+            if dim in shared_axes or dim not in new.dims:
+                continue
+            before, now = old[dim].values.tolist(), new[dim].values.tolist()
+            if before != now:
+                raise TlkitError(
+                    f"{name!r} is kept over {dim} = {before}, but the new results have "
+                    f"{dim} = {now}"
+                )
     merged = xr.merge([new, old[keep]], compat="override", join="outer", combine_attrs="override")
     skipped = {
         k: v for k, v in json.loads(old.attrs.get("skipped_probes", "{}")).items() if k not in rerun

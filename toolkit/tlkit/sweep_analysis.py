@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import json
 import sys
+import warnings
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -44,15 +45,19 @@ class SweepAnalysis:
     cells: int
     runs: int
     cells_without_runs: int
+    #: probe -> (runs it was skipped for, the first reason)
+    skipped: dict[str, tuple[int, str]] = field(default_factory=dict)
 
     def summary(self) -> str:
-        """One line for the CLI."""
+        """The CLI's report: one line, plus one per probe that was skipped somewhere."""
         text = f"analyzed {self.runs} runs of {self.cells} cells"
         if self.cells_without_runs:
             text += (
                 f"; {self.cells_without_runs} cells have no saved runs (rerun the sweep "
                 "with --save-runs to train and save them)"
             )
+        for probe, (count, why) in self.skipped.items():
+            text += f"\n  probe {probe!r} skipped for {count} of {self.runs} runs: {why}"
         return text
 
 
@@ -91,8 +96,9 @@ def analyze_sweep(
             or that is not a results file, a bad probe - all before any probe runs;
             a damaged run directory (naming it) before anything is written.
     """
+    from tlkit.atomic import ensure_writable_dir
     from tlkit.pipeline import analyze, build_probes, check_replaceable_results
-    from tlkit.results import combine, save_dataset
+    from tlkit.results import combine, merge_probe_results, open_results, save_dataset
     from tlkit.sweeps import (
         CELLS,
         RESULTS_FILE,
@@ -129,26 +135,53 @@ def analyze_sweep(
     owned = {(root / RESULTS_FILE).resolve(), (root / SPEC_FILE).resolve()}
     if path.resolve() in owned or path.resolve().parent == (root / CELLS).resolve():
         raise TlkitError(f"{path} belongs to the sweep (it rewrites it); choose another --out")
+    ensure_writable_dir(path.parent)
     check_replaceable_results(path)
 
     datasets = []
     runs = 0
+    skipped: dict[str, tuple[int, str]] = {}
+    ran: set[str] = set()
     with _Progress(sum(len(c.configs) for c in with_runs), progress, echo) as bar:
         for cell in with_runs:
             per_seed = []
             for run_dir in run_paths(root, cell):
                 raise_if_interrupted()
-                per_seed.append(analyze(run_dir, probes=chosen, host=host, write=False))
+                with warnings.catch_warnings():  # counted below, not one warning per run
+                    warnings.filterwarnings("ignore", message=r"probe '.*' skipped: ")
+                    ds = analyze(run_dir, probes=chosen, host=host, write=False)
+                for probe, why in json.loads(ds.attrs.get("skipped_probes", "{}")).items():
+                    count, first = skipped.get(probe, (0, why))
+                    skipped[probe] = (count + 1, first)
+                ran.update(
+                    str(v.attrs["probe"]) for v in ds.data_vars.values() if "probe" in v.attrs
+                )
+                per_seed.append(ds)
                 runs += 1
                 bar.advance(cell.label)
             datasets.append(cell_dataset(cell, per_seed))
             bar.cell_done(cell.label)
+    raise_if_interrupted()
+    if chosen is not None and not any(pc.name in ran for pc in chosen):
+        probe, (_, why) = next(iter(skipped.items()))
+        raise TlkitError(f"no probe applied to any run, nothing written: probe {probe!r}: {why}")
     combined = combine(datasets)
+    if out is None and path.is_file():
+        # like a run's results.nc, the sweep's analysis file gains probes
+        try:
+            earlier = open_results(path)
+            names = [pc.name for pc in chosen] if chosen is not None else sorted(ran | set(skipped))
+            combined = merge_probe_results(earlier, combined, names)
+        except TlkitError as exc:
+            raise TlkitError(
+                f"cannot add to {path}: {exc}; write these results elsewhere with --out "
+                "(or delete it)"
+            ) from None
     combined.attrs["sweep_config"] = json.dumps(spec.to_dict(), sort_keys=True)
     combined.attrs["sweep_cells"] = len(cells)
     combined.attrs["sweep_cells_analyzed"] = len(with_runs)
     save_dataset(combined, path)
-    return SweepAnalysis(combined, path, len(with_runs), runs, len(cells) - len(with_runs))
+    return SweepAnalysis(combined, path, len(with_runs), runs, len(cells) - len(with_runs), skipped)
 
 
 class _Progress:

@@ -807,6 +807,12 @@ def sweep(
             connect_timeout=connect_timeout,
         )
     )
+    if save_runs and not _takes_save_runs(runner):
+        runner.close()
+        raise ConfigError(
+            f"executor {type(runner).__name__} cannot save runs (its run() takes no "
+            "save_runs keyword)"
+        )
     compute = 0.0
     failed_runs = 0
     in_memory: dict[str, xr.Dataset] = {}
@@ -825,16 +831,23 @@ def sweep(
                 compute += outcome.seconds
                 failed_runs += outcome.failed_runs
                 bar.advance(outcome)
+            raise_if_interrupted()  # one dropped inside the last cell
     except KeyboardInterrupt:
         runner.close()
         # Ctrl-C: what finished is combined as usual, so results.nc is current
-        combined, errors = collect(out, cells, in_memory)
-        if combined is not None:
-            _write_combined(combined, out, spec, cells, errors)
-        (echo or _stderr)(
-            f"interrupted: {sum(cell_path(out, c).is_file() for c in cells)} of {len(cells)} "
-            f"cells are finished (in {out / RESULTS_FILE}); rerun the same command to go on"
-        )
+        say = echo or _stderr
+        try:
+            combined, errors = collect(out, cells, in_memory)
+            if combined is not None:
+                _write_combined(combined, out, spec, cells, errors)
+        except Exception as exc:  # the interrupt is what must come out of here
+            say(f"interrupted; {out / RESULTS_FILE} not updated: {exc}")
+        else:
+            say(
+                f"interrupted: {sum(cell_path(out, c).is_file() for c in cells)} of "
+                f"{len(cells)} cells are finished (in {out / RESULTS_FILE}); rerun the same "
+                "command to go on"
+            )
         raise
     finally:
         runner.close()  # closing twice is harmless
@@ -854,6 +867,16 @@ def sweep(
         unselected=len(cells) - len(selected),
         selected_errors={c.id: errors[c.id] for c in selected if c.id in errors},
     )
+
+
+def _takes_save_runs(runner: Any) -> bool:
+    import inspect
+
+    try:
+        params = inspect.signature(runner.run).parameters.values()
+    except (TypeError, ValueError):
+        return True  # cannot tell: let it try
+    return any(p.name == "save_runs" or p.kind is p.VAR_KEYWORD for p in params)
 
 
 def _write_combined(
@@ -887,22 +910,24 @@ def select_variants(cells: Sequence[Cell], variants: Sequence[str] | None) -> li
 
     def names(cell: Cell) -> set[str]:
         # a variant's label, and its coordinate in results.nc where that differs (an
-        # unnamed variant beside named ones is "v1" there); an unnamed variant's label
-        # "three-layer/layer-wise" is also selected by one of its parts ("three-layer")
-        return {
-            cell.variant,
-            str(cell.coords.get(VARIANT, cell.variant)),
-            *cell.variant.split("/"),
-        }
+        # unnamed variant beside named ones is "v1" there)
+        return {cell.variant, str(cell.coords.get(VARIANT, cell.variant))}
 
-    known = set().union(*(names(c) for c in cells))
+    def parts(cell: Cell) -> set[str]:
+        # an unnamed variant's label "three-layer/layer-wise" is also selected by one of
+        # its parts ("three-layer"), unless that is a whole label itself
+        return set(cell.variant.split("/")) if "/" in cell.variant else set()
+
+    whole = set().union(*(names(c) for c in cells))
+    known = whole | set().union(*(parts(c) for c in cells))
     unknown = [v for v in variants if v not in known]
     if unknown:
         raise ConfigError(
             f"unknown variant {unknown[0]!r}; this sweep's variants: {', '.join(labels)}"
         )
-    wanted = set(variants)
-    return [c for c in cells if names(c) & wanted]
+    exact = {v for v in variants if v in whole}
+    partial = set(variants) - exact
+    return [c for c in cells if names(c) & exact or parts(c) & partial]
 
 
 def _recorded_spec(out: Path) -> Any:

@@ -87,6 +87,7 @@ def test_an_even_activation_cannot_learn_an_odd_feature_so_no_threshold() -> Non
     run = make_run(target, FakeNet(8, target.beta), n_test=256)
     out = theory(activation="abs", mc_points=512, eval_points=128)(run)
     assert math.isnan(out["threshold_exponent"].values) and math.isnan(out["threshold"].values)
-    assert "abs has c_1 = 0" in out["threshold_exponent"].long_name
+    assert out["learnable"].values == 0
     relu = theory(activation="relu", mc_points=512, eval_points=128)(run)
     assert relu["threshold_exponent"].values == 1  # c_1 != 0: learned at n ~ d
+    assert relu["learnable"].values == 1

@@ -107,16 +107,24 @@ class TheoryProbe:
             if abs(c_feat[k_feat]) <= 1e-8:
                 # σ2's kernel has no degree-k part, so K f* carries no trace of h*: the
                 # layer-wise feature cannot be learned at any n (e.g. |z| and an odd h*)
-                e_thr, why = math.nan, f"none: {act_name} has c_{k_feat} = 0 [recon]"
+                e_thr, learnable = math.nan, 0.0
             else:
                 e_thr = k_feat + (1 if k_feat >= 2 and abs(c[1]) > 1e-8 else 0)
-                why = "[recon]"
+                learnable = 1.0
+            # the reason is a value, not an attribute: runs of a sweep differ in it
             out["threshold_exponent"] = ProbeOutput(
-                np.float64(e_thr), long_name=f"predicted threshold exponent e, n* ~ d^e {why}"
+                np.float64(e_thr),
+                long_name="predicted threshold exponent e, n* ~ d^e [recon] (NaN where "
+                "theory_learnable is 0)",
             )
             out["threshold"] = ProbeOutput(
                 np.float64(float(d) ** e_thr),
-                long_name=f"predicted feature-learning threshold n* ~ d^e {why}",
+                long_name="predicted feature-learning threshold n* ~ d^e [recon]",
+            )
+            out["learnable"] = ProbeOutput(
+                np.float64(learnable),
+                long_name="1 if sigma2's Hermite coefficient at the degree of h* is nonzero "
+                "(a threshold is predicted); 0 if its kernel removes h* (no threshold)",
             )
         return out
 
