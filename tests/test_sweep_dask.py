@@ -259,3 +259,88 @@ def test_a_restarted_worker_still_ignores_ctrl_c():
         assert list(handlers.values()) == [str(signal.SIG_IGN)]
     finally:
         executor.close()
+
+
+def test_a_sweep_on_an_external_cluster_started_with_the_dask_cli(tmp_path):
+    # the route to many machines: a scheduler and workers started by hand (here: the
+    # `dask` command line, as a cluster's job script would), reached with --scheduler
+    import json
+    import subprocess
+    import sys
+
+    tests = os.path.dirname(__file__)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([tests, os.environ.get("PYTHONPATH", "")])}
+    dask = [sys.executable, "-m", "distributed.cli.dask_scheduler"]
+    address_file = tmp_path / "scheduler.json"
+    procs = [
+        subprocess.Popen(
+            [
+                *dask,
+                "--scheduler-file",
+                str(address_file),
+                "--port",
+                "0",
+                "--dashboard-address",
+                ":0",
+            ],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+    ]
+    try:
+        deadline = time.monotonic() + 60
+        while not address_file.is_file() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        address = json.loads(address_file.read_text())["address"]
+        procs.append(
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "distributed.cli.dask_worker",
+                    address,
+                    "--nworkers",
+                    "2",
+                    "--nthreads",
+                    "1",
+                    "--no-dashboard",
+                ],
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+        )
+        host = HOST_SPEC.build()
+        # the workers load the installed plugins too (their default probes differ from
+        # this test host's): name the probes
+        spec = {**SPEC, "base": {**SPEC["base"], "probes": ["mse"]}}
+        local = tlkit.sweep(spec, tmp_path / "local", host=host, progress="none")
+        remote = tlkit.sweep(
+            spec,
+            tmp_path / "remote",
+            executor="dask",
+            scheduler=address,
+            plugins=list(HOST_SPEC.plugins),
+            host=host,
+            progress="none",
+            save_runs=True,
+            connect_timeout=30,
+        )
+        assert remote.ran == remote.cells and not remote.errors, remote.errors
+        # same numbers and labels (attributes differ: the workers list more plugins)
+        xr.testing.assert_equal(
+            open_results(tmp_path / "remote" / "results.nc"),
+            open_results(tmp_path / "local" / "results.nc"),
+        )
+        again = analyze_sweep(tmp_path / "remote", host=host, progress="none")
+        assert again.runs == 2 * local.cells
+        xr.testing.assert_equal(again.results["mse_mse"], local.results["mse_mse"])
+    finally:
+        for proc in reversed(procs):
+            proc.terminate()
+        for proc in procs:
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
