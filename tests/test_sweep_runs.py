@@ -206,3 +206,21 @@ def test_an_executor_that_cannot_save_runs_is_refused_before_anything_runs(host,
     with pytest.raises(ConfigError, match="executor Plain cannot save runs"):
         tlkit.sweep(SPEC, tmp_path / "sw", host=host, executor=Plain(), save_runs=True)
     assert Plain.closed and not (tmp_path / "sw").exists()
+
+
+def test_saved_runs_lists_every_run_with_its_coordinates(host, tmp_path):
+    from tlkit.sweep_analysis import saved_runs
+
+    out = tmp_path / "sw"
+    tlkit.sweep(SPEC, out, host=host, progress="none", save_runs=True)
+    rows = saved_runs(out)
+    assert len(rows) == 8
+    keys = {(r["n_train"], r["trainer_ridge"], r["seed"]) for r in rows}
+    assert keys == {(n, ridge, s) for n in (8, 32) for ridge in (0.0, 2.0) for s in (0, 1)}
+    row = next(r for r in rows if (r["n_train"], r["trainer_ridge"], r["seed"]) == (32, 2.0, 1))
+    assert (row["arch"], row["trainer"]) == ("linear-net", "lstsq")
+    run = tlkit.load_run(row["path"], host)
+    assert (run.config.n_train, run.config.seed) == (32, 1)
+    assert run.config.trainer.params["ridge"] == 2.0
+    with pytest.raises(TlkitError, match="not a sweep directory"):
+        saved_runs(tmp_path)

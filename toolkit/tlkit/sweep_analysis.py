@@ -68,6 +68,55 @@ def is_sweep_directory(path: str | Path) -> bool:
     return (Path(path) / SPEC_FILE).is_file()
 
 
+def saved_runs(sweep_dir: str | Path) -> list[dict[str, Any]]:
+    """Every saved run of a sweep (``--save-runs``), with its coordinates.
+
+    For picking runs in a notebook, e.g. ``pandas.DataFrame(saved_runs(DIR))`` and
+    then :func:`tlkit.load_run` on a row's ``path``.
+
+    Returns:
+        One dict per saved run: ``arch``, ``trainer``, ``n_train``, ``seed``, the
+        cell's own sweep coordinates (grid axes, ``variant``) and ``path``.
+
+    Raises:
+        TlkitError: not a sweep directory.
+    """
+    from tlkit.checkpoint import read_manifest
+    from tlkit.sweeps import expand_cells, run_paths, runs_saved
+
+    root = Path(sweep_dir)
+    rows = []
+    for cell in expand_cells(_recorded_spec(root)):
+        if not runs_saved(root, cell):
+            continue
+        for path in run_paths(root, cell):
+            config = read_manifest(path)["config"]
+            trainer = config.get("trainer") or {}
+            rows.append(
+                {
+                    "arch": config["arch"]["name"],
+                    "trainer": trainer.get("name") if isinstance(trainer, dict) else trainer,
+                    "n_train": int(config["n_train"]),
+                    "seed": int(config["seed"]),
+                    **cell.coords,
+                    "path": path,
+                }
+            )
+    return rows
+
+
+def _recorded_spec(root: Path) -> Any:
+    from tlkit.sweeps import SPEC_FILE, SweepSpec
+
+    try:
+        recorded = json.loads((root / SPEC_FILE).read_text(encoding="utf-8"))["spec"]
+        return SweepSpec.from_dict(recorded)
+    except FileNotFoundError:
+        raise TlkitError(f"not a sweep directory (no {SPEC_FILE}): {root}") from None
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise TlkitError(f"cannot read {root / SPEC_FILE}: {exc}") from None
+
+
 def analyze_sweep(
     sweep_dir: str | Path,
     probes: Sequence[str | ComponentConfig] | None = None,
@@ -103,7 +152,6 @@ def analyze_sweep(
         CELLS,
         RESULTS_FILE,
         SPEC_FILE,
-        SweepSpec,
         cell_dataset,
         expand_cells,
         run_paths,
@@ -113,13 +161,7 @@ def analyze_sweep(
     if progress not in ("bar", "log", "none"):
         raise ConfigError(f"progress must be one of bar, log, none, got {progress!r}")
     root = Path(sweep_dir)
-    try:
-        recorded = json.loads((root / SPEC_FILE).read_text(encoding="utf-8"))["spec"]
-        spec = SweepSpec.from_dict(recorded)
-    except FileNotFoundError:
-        raise TlkitError(f"not a sweep directory (no {SPEC_FILE}): {root}") from None
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise TlkitError(f"cannot read {root / SPEC_FILE}: {exc}") from None
+    spec = _recorded_spec(root)
     cells = expand_cells(spec)
     with_runs = [c for c in cells if runs_saved(root, c)]
     if not with_runs:
