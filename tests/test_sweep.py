@@ -628,3 +628,27 @@ def test_sigkill_then_rerun_equals_an_uninterrupted_sweep(tmp_path):
         open_results(out / "results.nc"), open_results(clean / "results.nc")
     )
     assert not list((out / "cells").glob(".*tmp*"))
+
+
+def test_dry_run_checks_everything_lists_what_would_run_and_writes_nothing(invoke, tmp_path):
+    cfg = write_toml(tmp_path / "s.toml", BASE_TOML + "\n[grid]\nn_train = [16, 32, 64]\n")
+    out = tmp_path / "sw"
+    plan = invoke("sweep", cfg, "--out", out, "--dry-run")
+    assert plan.exit_code == 0, plan.output
+    assert plan.stdout.splitlines() == [
+        "3 cells: 3 to run, 0 finished (dry run: nothing written)",
+        "  would run: n_train=16 (2 seeds)",
+        "  would run: n_train=32 (2 seeds)",
+        "  would run: n_train=64 (2 seeds)",
+    ]
+    assert not out.exists()
+    assert invoke("sweep", cfg, "--out", out, "--quiet").exit_code == 0
+    next((out / "cells").glob("*n_train=32*.nc")).unlink()
+    again = invoke("sweep", cfg, "--out", out, "--dry-run")
+    assert (
+        again.stdout.splitlines()[0] == "3 cells: 1 to run, 2 finished (dry run: nothing written)"
+    )
+    assert "would run: n_train=32" in again.stdout
+    # bad input is refused as by a real run
+    bad = invoke("sweep", cfg, "--out", out, "--dry-run", "--workers", "2")
+    assert bad.exit_code == 2 and bad.stderr.startswith("error: --workers, --scheduler and --gpus")

@@ -401,27 +401,44 @@ def make_executor(
     Raises:
         ConfigError: unknown executor or options that do not apply to it.
     """
+    check_executor_options(kind, workers=workers, scheduler=scheduler, gpus=gpus)
+    if kind == "local":
+        return LocalExecutor(host)
+    return DaskExecutor(
+        host_spec=host_spec,
+        workers=workers,
+        scheduler=scheduler,
+        gpus=gpus,
+        connect_timeout=connect_timeout,
+    )
+
+
+def check_executor_options(
+    kind: str,
+    *,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    gpus: Sequence[str] | None = None,
+) -> None:
+    """Check that the executor options fit together, without starting anything.
+
+    Raises:
+        ConfigError: unknown executor or options that do not apply to it.
+    """
     if kind == "local":
         if workers is not None or scheduler is not None or gpus is not None:
             raise ConfigError("--workers, --scheduler and --gpus need --executor dask")
-        return LocalExecutor(host)
-    if kind == "dask":
-        if workers is not None and scheduler is not None:
-            raise ConfigError("give --workers (a local cluster) or --scheduler, not both")
-        if gpus is not None:
-            if scheduler is not None:
-                raise ConfigError(
-                    "--gpus starts local GPU workers; with --scheduler, the cluster's "
-                    "workers bring their own GPUs"
-                )
-            check_gpu_ids(gpus)
-        if workers is not None and workers < 1:
-            raise ConfigError(f"workers must be >= 1, got {workers}")
-        return DaskExecutor(
-            host_spec=host_spec,
-            workers=workers,
-            scheduler=scheduler,
-            gpus=gpus,
-            connect_timeout=connect_timeout,
-        )
-    raise ConfigError(f"unknown executor {kind!r}; valid: local, dask")
+        return
+    if kind != "dask":
+        raise ConfigError(f"unknown executor {kind!r}; valid: local, dask")
+    if workers is not None and scheduler is not None:
+        raise ConfigError("give --workers (a local cluster) or --scheduler, not both")
+    if gpus is not None:
+        if scheduler is not None:
+            raise ConfigError(
+                "--gpus starts local GPU workers; with --scheduler, the cluster's "
+                "workers bring their own GPUs"
+            )
+        check_gpu_ids(gpus)
+    if workers is not None and workers < 1:
+        raise ConfigError(f"workers must be >= 1, got {workers}")

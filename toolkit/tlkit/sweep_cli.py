@@ -61,6 +61,11 @@ DEFAULT_METRICS = ("test_normalized_mse", "feature_corr")
     "sweep: run the others elsewhere, or later).",
 )
 @click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Check everything and list the cells that would run; write nothing, start nothing.",
+)
+@click.option(
     "--save-runs",
     is_flag=True,
     help="Also save every seed's trained network (DIR/runs/CELL/seed-S), for "
@@ -86,11 +91,33 @@ def sweep_command(
     quiet: bool,
     connect_timeout: float,
     variants: str | None,
+    dry_run: bool,
     save_runs: bool,
     compile_cache: str | None,
 ) -> None:
     """Run (or resume) the grid of runs in CONFIG (TOML) into DIR."""
-    from tlkit.sweeps import sweep
+    from tlkit.sweeps import plan_sweep, sweep
+
+    gpu_ids = [g.strip() for g in gpus.split(",")] if gpus is not None else None
+    if dry_run:
+        from tlkit.executors import HostSpec, check_executor_options
+
+        check_executor_options(executor, workers=workers, scheduler=scheduler, gpus=gpu_ids)
+        HostSpec(load_entry_points=True, plugins=tuple(plugins)).check(
+            import_here=scheduler is None
+        )
+        plan = plan_sweep(
+            config,
+            out,
+            host=ctx.find_root().obj,
+            force=force,
+            variants=split_names(variants),
+            save_runs=save_runs,
+        )
+        click.echo(plan.summary() + " (dry run: nothing written)")
+        for todo in plan.todo:
+            click.echo(f"  would run: {todo.label} ({len(todo.configs)} seeds)")
+        return
 
     if compile_cache is not None:
         from tlkit.compile_cache import enable_compile_cache
@@ -116,7 +143,7 @@ def sweep_command(
         progress="log" if quiet else "bar",
         echo=lambda line: click.echo(line, err=True),
         connect_timeout=connect_timeout,
-        gpus=[g.strip() for g in gpus.split(",")] if gpus is not None else None,
+        gpus=gpu_ids,
         variants=split_names(variants),
         save_runs=save_runs,
     )

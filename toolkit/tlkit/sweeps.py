@@ -721,6 +721,67 @@ class SweepResult:
         )
 
 
+@dataclasses.dataclass
+class SweepPlan:
+    """What a sweep would do (``tlkit sweep --dry-run``), after every check.
+
+    Attributes:
+        spec: the parsed config.
+        cells: every cell of the sweep.
+        selected: the cells of the asked-for variants.
+        todo: the selected cells that would run (not finished, or without saved runs
+            when ``save_runs``; all of them when ``force`` discards another config).
+    """
+
+    spec: SweepSpec
+    cells: list[Cell]
+    selected: list[Cell]
+    todo: list[Cell]
+
+    def summary(self) -> str:
+        """One line: how many cells would run and how many are reused."""
+        others = len(self.cells) - len(self.selected)
+        text = (
+            f"{len(self.cells)} cells: {len(self.todo)} to run, "
+            f"{len(self.selected) - len(self.todo)} finished"
+        )
+        return text + (f", {others} of other variants not selected" if others else "")
+
+
+def plan_sweep(
+    config: SweepSpec | Mapping[str, Any] | str | Path,
+    out: str | Path,
+    *,
+    host: PluginHost | None = None,
+    force: bool = False,
+    variants: Sequence[str] | None = None,
+    save_runs: bool = False,
+) -> SweepPlan:
+    """Check a sweep and say which cells it would run, writing nothing.
+
+    Raises:
+        ConfigError / TlkitError: whatever :func:`sweep` would refuse before running.
+    """
+    spec = SweepSpec.load(config)
+    host = host or get_host()
+    cells = validate_cells(expand_cells(spec), spec, host)
+    selected = select_variants(cells, variants)
+    out = Path(out)
+    check_directory(out, spec, force)
+    # --force discards results only when the recorded config differs.
+    discard = force and out.is_dir() and _recorded_spec(out) != spec.to_dict()
+    todo = (
+        list(selected)
+        if discard
+        else [
+            c
+            for c in selected
+            if not cell_path(out, c).is_file() or (save_runs and not runs_saved(out, c))
+        ]
+    )
+    return SweepPlan(spec, cells, selected, todo)
+
+
 def sweep(
     config: SweepSpec | Mapping[str, Any] | str | Path,
     out: str | Path,
@@ -775,25 +836,12 @@ def sweep(
     from tlkit.executors import HostSpec, make_executor
 
     start = time.perf_counter()
-    spec = SweepSpec.load(config)
+    plan = plan_sweep(config, out, host=host, force=force, variants=variants, save_runs=save_runs)
+    spec, cells, selected, todo = plan.spec, plan.cells, plan.selected, plan.todo
     host = host or get_host()
-    cells = validate_cells(expand_cells(spec), spec, host)
-    selected = select_variants(cells, variants)
     out = Path(out)
-    check_directory(out, spec, force)
     host_spec = HostSpec(load_entry_points=True, plugins=tuple(plugins))
     host_spec.check(import_here=scheduler is None)
-    # --force discards results only when the recorded config differs.
-    discard = force and out.is_dir() and _recorded_spec(out) != spec.to_dict()
-    todo = (
-        list(selected)
-        if discard
-        else [
-            c
-            for c in selected
-            if not cell_path(out, c).is_file() or (save_runs and not runs_saved(out, c))
-        ]
-    )
     runner = (
         executor
         if not isinstance(executor, str)
