@@ -86,7 +86,7 @@ def saved_runs(sweep_dir: str | Path) -> list[dict[str, Any]]:
 
     root = Path(sweep_dir)
     rows = []
-    for cell in expand_cells(_recorded_spec(root)):
+    for cell in expand_cells(_load_recorded_spec(root)):
         if not runs_saved(root, cell):
             continue
         for path in run_paths(root, cell):
@@ -105,7 +105,7 @@ def saved_runs(sweep_dir: str | Path) -> list[dict[str, Any]]:
     return rows
 
 
-def _recorded_spec(root: Path) -> Any:
+def _load_recorded_spec(root: Path) -> Any:
     from tlkit.sweeps import SPEC_FILE, SweepSpec
 
     try:
@@ -161,7 +161,7 @@ def analyze_sweep(
     if progress not in ("bar", "log", "none"):
         raise ConfigError(f"progress must be one of bar, log, none, got {progress!r}")
     root = Path(sweep_dir)
-    spec = _recorded_spec(root)
+    spec = _load_recorded_spec(root)
     cells = expand_cells(spec)
     with_runs = [c for c in cells if runs_saved(root, c)]
     if not with_runs:

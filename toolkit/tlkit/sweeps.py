@@ -24,14 +24,11 @@ worker). ``DIR/sweep.json`` records the sweep config; a rerun skips finished cel
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import dataclasses
 import hashlib
 import json
 import re
-import shutil
-import sys
 import time
 import tomllib
 import warnings
@@ -43,20 +40,34 @@ import numpy as np
 import xarray as xr
 
 from tlkit import dims, results
-from tlkit.atomic import atomic_file, ensure_writable_dir, remove_stale_temporaries
 from tlkit.config import ComponentConfig, RunConfig, is_seed, parse_probes
-from tlkit.errors import ConfigError, TlkitError
+from tlkit.errors import ConfigError
 from tlkit.interrupts import raise_if_interrupted
 from tlkit.params import resolve_parameters
 from tlkit.plugins import PluginHost, get_host
 from tlkit.results import combine
 from tlkit.run import Run
+from tlkit.sweep_files import (  # noqa: F401  (re-exported: the directory layout)
+    CELLS,
+    RESULTS_FILE,
+    RUNS,
+    SPEC_FILE,
+    SWEEP_SCHEMA,
+    cell_path,
+    check_directory,
+    error_path,
+    prepare_directory,
+    recorded_spec,
+    run_paths,
+    runs_saved,
+    write_error,
+)
+from tlkit.sweep_progress import SweepProgress, print_stderr
 from tlkit.types import FitReport, StageReport
 
 if TYPE_CHECKING:
     from tlkit.executors import Executor
 
-SWEEP_SCHEMA = 1
 SWEEP_FIELDS = ("base", "grid", "seeds", "variants")
 #: Run-config fields a grid may set directly.
 RUN_FIELDS = ("n_train", "n_val", "n_test", "dtype", "train_block_size")
@@ -70,10 +81,6 @@ _RUN_DIM_KEYS = {
     "target.params.d": dims.D,
 }
 VARIANT = dims.VARIANT
-CELLS = "cells"
-RUNS = "runs"
-SPEC_FILE = "sweep.json"
-RESULTS_FILE = "results.nc"
 _VALID_GRID = (
     "n_train, n_val, n_test, dtype, train_block_size, target, arch, trainer, "
     "or <target|arch|trainer>.<parameter>"
@@ -561,101 +568,6 @@ def error_dataset(cell: Cell, reason: str) -> xr.Dataset:
     return _order_dims(ds, list(cell.coords))
 
 
-# -- the sweep directory -----------------------------------------------------------------
-def cell_path(out: Path, cell: Cell) -> Path:
-    return out / CELLS / f"{cell.id}.nc"
-
-
-def error_path(out: Path, cell: Cell) -> Path:
-    return out / CELLS / f"{cell.id}.error.json"
-
-
-def run_paths(out: str | Path, cell: Cell) -> list[Path]:
-    """The run directories of a cell's seeds (``--save-runs``): ``DIR/runs/CELL/seed-S``."""
-    return [Path(out) / RUNS / cell.id / f"seed-{int(c['seed'])}" for c in cell.configs]
-
-
-def runs_saved(out: str | Path, cell: Cell) -> bool:
-    """Whether every seed of ``cell`` has a complete saved run directory."""
-    from tlkit.checkpoint import MANIFEST
-
-    return all((path / MANIFEST).is_file() for path in run_paths(out, cell))
-
-
-def write_error(out: Path, cell: Cell, reason: str, detail: str = "") -> None:
-    """Record a cell that raised (atomically), replacing any older record."""
-    record = {
-        "cell": cell.id,
-        "label": cell.label,
-        "error": reason,
-        "traceback": detail,
-        "time": time.strftime("%Y-%m-%dT%H:%M:%S"),
-    }
-    with atomic_file(error_path(out, cell), clean_stale=False) as tmp:
-        tmp.write_text(json.dumps(record, indent=2))
-
-
-def check_directory(out: Path, spec: SweepSpec, force: bool) -> None:
-    """Refuse a directory that holds another sweep (unless ``force``) or other files.
-
-    Raises:
-        TlkitError: one line saying what is there and what to do.
-    """
-    if not out.exists():
-        return
-    if not out.is_dir():
-        raise TlkitError(f"{out} exists and is not a directory")
-    if (out / RESULTS_FILE).is_dir():
-        raise TlkitError(f"{out / RESULTS_FILE} is a directory; the sweep writes its results there")
-    spec_file = out / SPEC_FILE
-    if spec_file.is_file():
-        try:
-            recorded = json.loads(spec_file.read_text()).get("spec")
-        except (OSError, ValueError):
-            recorded = None
-        if recorded != spec.to_dict() and not force:
-            raise TlkitError(
-                f"{out} holds a sweep with a different config; use another --out, or "
-                "--force to discard its results"
-            )
-    elif any(out.iterdir()):
-        # not even with --force: it would replace the results.nc of whatever is there
-        raise TlkitError(
-            f"{out} exists, is not empty and is not a sweep directory (no {SPEC_FILE}); "
-            "choose another --out"
-        )
-
-
-def prepare_directory(out: Path, spec: SweepSpec, cells: Sequence[Cell], force: bool) -> None:
-    """Create ``out``; with ``force`` and a different recorded config, drop old results."""
-    spec_file = out / SPEC_FILE
-    if force and out.is_dir():
-        recorded = None
-        if spec_file.is_file():
-            with contextlib.suppress(OSError, ValueError):
-                recorded = json.loads(spec_file.read_text()).get("spec")
-        if recorded != spec.to_dict():
-            # Only what a sweep writes is removed; anything else the user put there stays.
-            for path in (out / CELLS).glob("*.nc"):
-                path.unlink()
-            for path in (out / CELLS).glob("*.error.json"):
-                path.unlink()
-            for name in (RESULTS_FILE, SPEC_FILE):
-                (out / name).unlink(missing_ok=True)
-            shutil.rmtree(out / RUNS, ignore_errors=True)
-    ensure_writable_dir(out / CELLS)
-    # Leftovers of writers killed mid-write (hidden temporary names, never a cell's
-    # name); those of writers still running, e.g. another machine's, stay.
-    remove_stale_temporaries(out / CELLS)
-    record = {
-        "tlkit_sweep_schema": SWEEP_SCHEMA,
-        "spec": spec.to_dict(),
-        "cells": [c.id for c in cells],
-    }
-    with atomic_file(spec_file) as tmp:
-        tmp.write_text(json.dumps(record, indent=2, sort_keys=True))
-
-
 def collect(
     out: Path, cells: Sequence[Cell], in_memory: Mapping[str, xr.Dataset] | None = None
 ) -> tuple[xr.Dataset | None, dict[str, str]]:
@@ -769,7 +681,7 @@ def plan_sweep(
     out = Path(out)
     check_directory(out, spec, force)
     # --force discards results only when the recorded config differs.
-    discard = force and out.is_dir() and _recorded_spec(out) != spec.to_dict()
+    discard = force and out.is_dir() and recorded_spec(out) != spec.to_dict()
     todo = (
         list(selected)
         if discard
@@ -883,7 +795,7 @@ def sweep(
     except KeyboardInterrupt:
         runner.close()
         # Ctrl-C: what finished is combined as usual, so results.nc is current
-        say = echo or _stderr
+        say = echo or print_stderr
         try:
             combined, errors = collect(out, cells, in_memory)
             if combined is not None:
@@ -976,71 +888,3 @@ def select_variants(cells: Sequence[Cell], variants: Sequence[str] | None) -> li
     exact = {v for v in variants if v in whole}
     partial = set(variants) - exact
     return [c for c in cells if names(c) & exact or parts(c) & partial]
-
-
-def _recorded_spec(out: Path) -> Any:
-    try:
-        return json.loads((out / SPEC_FILE).read_text()).get("spec")
-    except (OSError, ValueError):
-        return None
-
-
-class SweepProgress:
-    """Progress over cells: a rich bar (done, failed, ETA) or one log line per cell."""
-
-    def __init__(
-        self, total: int, reused: int, mode: str, echo: Callable[[str], None] | None = None
-    ) -> None:
-        if mode not in ("bar", "log", "none"):
-            raise ConfigError(f"progress must be one of bar, log, none, got {mode!r}")
-        self.total, self.done, self.failed, self.mode = total, reused, 0, mode
-        self.echo = echo or _stderr
-
-    def __enter__(self) -> SweepProgress:
-        if self.mode == "bar":
-            from rich.progress import (
-                BarColumn,
-                MofNCompleteColumn,
-                Progress,
-                TextColumn,
-                TimeElapsedColumn,
-                TimeRemainingColumn,
-            )
-
-            self._bar = Progress(
-                TextColumn("[bold]sweep"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TextColumn("failed: {task.fields[failed]}"),
-                TimeElapsedColumn(),
-                TextColumn("ETA"),
-                TimeRemainingColumn(),
-                TextColumn("{task.description}"),
-            )
-            self._bar.__enter__()
-            self._task = self._bar.add_task("", total=self.total, completed=self.done, failed=0)
-        elif self.mode == "log" and self.done:
-            self.echo(f"[{self.done}/{self.total}] {self.done} finished cells reused")
-        return self
-
-    def advance(self, outcome: Any) -> None:
-        self.done += 1
-        self.failed += int(outcome.status != "ok")
-        if self.mode == "bar":
-            self._bar.update(
-                self._task, advance=1, failed=self.failed, description=outcome.label[:60]
-            )
-        elif self.mode == "log":
-            what = "done" if outcome.status == "ok" else f"FAILED: {outcome.error}"
-            self.echo(
-                f"[{self.done}/{self.total}] {outcome.label}: {what} ({outcome.seconds:.1f} s)"
-            )
-
-    def __exit__(self, *exc: Any) -> None:
-        if self.mode == "bar":
-            self._bar.__exit__(*exc)
-
-
-def _stderr(line: str) -> None:
-
-    print(line, file=sys.stderr, flush=True)

@@ -1,0 +1,136 @@
+"""The files of a sweep directory: where each cell's results, errors and runs go.
+
+```
+DIR/sweep.json                   the sweep config and cell ids (written first)
+DIR/cells/<cell-id>.nc           a finished cell, all seeds (atomic)
+DIR/cells/<cell-id>.error.json   a cell that raised
+DIR/runs/<cell-id>/seed-<S>/     with --save-runs: each seed's run directory
+DIR/results.nc                   every cell combined
+```
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import shutil
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from tlkit.atomic import atomic_file, ensure_writable_dir, remove_stale_temporaries
+from tlkit.errors import TlkitError
+
+if TYPE_CHECKING:
+    from tlkit.sweeps import Cell, SweepSpec
+
+SWEEP_SCHEMA = 1
+CELLS = "cells"
+RUNS = "runs"
+SPEC_FILE = "sweep.json"
+RESULTS_FILE = "results.nc"
+
+
+def cell_path(out: Path, cell: Cell) -> Path:
+    """The results file of a finished cell."""
+    return out / CELLS / f"{cell.id}.nc"
+
+
+def error_path(out: Path, cell: Cell) -> Path:
+    """The error record of a cell that raised."""
+    return out / CELLS / f"{cell.id}.error.json"
+
+
+def run_paths(out: str | Path, cell: Cell) -> list[Path]:
+    """The run directories of a cell's seeds (``--save-runs``): ``DIR/runs/CELL/seed-S``."""
+    return [Path(out) / RUNS / cell.id / f"seed-{int(c['seed'])}" for c in cell.configs]
+
+
+def runs_saved(out: str | Path, cell: Cell) -> bool:
+    """Whether every seed of ``cell`` has a complete saved run directory."""
+    from tlkit.checkpoint import MANIFEST
+
+    return all((path / MANIFEST).is_file() for path in run_paths(out, cell))
+
+
+def write_error(out: Path, cell: Cell, reason: str, detail: str = "") -> None:
+    """Record a cell that raised (atomically), replacing any older record."""
+    record = {
+        "cell": cell.id,
+        "label": cell.label,
+        "error": reason,
+        "traceback": detail,
+        "time": time.strftime("%Y-%m-%dT%H:%M:%S"),
+    }
+    with atomic_file(error_path(out, cell), clean_stale=False) as tmp:
+        tmp.write_text(json.dumps(record, indent=2))
+
+
+def check_directory(out: Path, spec: SweepSpec, force: bool) -> None:
+    """Refuse a directory that holds another sweep (unless ``force``) or other files.
+
+    Raises:
+        TlkitError: one line saying what is there and what to do.
+    """
+    if not out.exists():
+        return
+    if not out.is_dir():
+        raise TlkitError(f"{out} exists and is not a directory")
+    if (out / RESULTS_FILE).is_dir():
+        raise TlkitError(f"{out / RESULTS_FILE} is a directory; the sweep writes its results there")
+    spec_file = out / SPEC_FILE
+    if spec_file.is_file():
+        try:
+            recorded = json.loads(spec_file.read_text()).get("spec")
+        except (OSError, ValueError):
+            recorded = None
+        if recorded != spec.to_dict() and not force:
+            raise TlkitError(
+                f"{out} holds a sweep with a different config; use another --out, or "
+                "--force to discard its results"
+            )
+    elif any(out.iterdir()):
+        # not even with --force: it would replace the results.nc of whatever is there
+        raise TlkitError(
+            f"{out} exists, is not empty and is not a sweep directory (no {SPEC_FILE}); "
+            "choose another --out"
+        )
+
+
+def prepare_directory(out: Path, spec: SweepSpec, cells: Sequence[Cell], force: bool) -> None:
+    """Create ``out``; with ``force`` and a different recorded config, drop old results."""
+    spec_file = out / SPEC_FILE
+    if force and out.is_dir():
+        recorded = None
+        if spec_file.is_file():
+            with contextlib.suppress(OSError, ValueError):
+                recorded = json.loads(spec_file.read_text()).get("spec")
+        if recorded != spec.to_dict():
+            # Only what a sweep writes is removed; anything else the user put there stays.
+            for path in (out / CELLS).glob("*.nc"):
+                path.unlink()
+            for path in (out / CELLS).glob("*.error.json"):
+                path.unlink()
+            for name in (RESULTS_FILE, SPEC_FILE):
+                (out / name).unlink(missing_ok=True)
+            shutil.rmtree(out / RUNS, ignore_errors=True)
+    ensure_writable_dir(out / CELLS)
+    # Leftovers of writers killed mid-write (hidden temporary names, never a cell's
+    # name); those of writers still running, e.g. another machine's, stay.
+    remove_stale_temporaries(out / CELLS)
+    record = {
+        "tlkit_sweep_schema": SWEEP_SCHEMA,
+        "spec": spec.to_dict(),
+        "cells": [c.id for c in cells],
+    }
+    with atomic_file(spec_file) as tmp:
+        tmp.write_text(json.dumps(record, indent=2, sort_keys=True))
+
+
+def recorded_spec(out: Path) -> Any:
+    """The sweep config recorded in ``out/sweep.json`` (None if unreadable)."""
+    try:
+        return json.loads((out / SPEC_FILE).read_text()).get("spec")
+    except (OSError, ValueError):
+        return None
