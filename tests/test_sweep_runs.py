@@ -224,3 +224,49 @@ def test_saved_runs_lists_every_run_with_its_coordinates(host, tmp_path):
     assert run.config.trainer.params["ridge"] == 2.0
     with pytest.raises(TlkitError, match="not a sweep directory"):
         saved_runs(tmp_path)
+
+
+def test_an_analysis_resumes_where_it_stopped(host, tmp_path, monkeypatch):
+    import tlkit.sweep_analysis as sa
+
+    out = tmp_path / "sw"
+    tlkit.sweep(SPEC, out, host=host, progress="none", save_runs=True)
+    cells = expand_cells(SweepSpec.load(SPEC))
+    # a damaged run in the third cell stops the analysis with one line ...
+    manifest = run_paths(out, cells[2])[0] / "manifest.json"
+    good = manifest.read_text()
+    manifest.write_text(good[:30])
+    with pytest.raises(TlkitError, match="manifest"):
+        analyze_sweep(out, ["mse"], host=host, progress="none")
+    assert not (out / "analysis.nc").exists()
+    kept = sorted((out / "analysis-cells").rglob("*.nc"))
+    assert len(kept) == 2  # ... and the cells analyzed before it are kept
+    # repaired, the next call analyzes only the cells not done yet
+    manifest.write_text(good)
+    done: list[str] = []
+    real = sa.analyze_cell
+    monkeypatch.setattr(
+        sa, "analyze_cell", lambda root, cell, *a: done.append(cell.id) or real(root, cell, *a)
+    )
+    result = analyze_sweep(out, ["mse"], host=host, progress="none")
+    assert sorted(done) == sorted(c.id for c in cells[2:])
+    xr.testing.assert_equal(result.results["mse_mse"], open_results(out / "results.nc")["mse_mse"])
+
+
+def test_cli_analyze_options_for_sweeps_are_refused_for_a_run(invoke, host, tmp_path):
+    tlkit.train(
+        {
+            "target": {"name": "linear", "params": {"d": 3}},
+            "arch": "linear-net",
+            "n_train": 16,
+            "n_val": 8,
+            "n_test": 8,
+        },
+        out=tmp_path / "run",
+        host=host,
+    )
+    result = invoke("analyze", tmp_path / "run", "--executor", "dask")
+    assert result.exit_code == 2
+    assert result.output.strip().startswith(
+        "error: --executor, --workers, --scheduler and --plugin apply to sweep directories"
+    )

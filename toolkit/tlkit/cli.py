@@ -315,6 +315,22 @@ class _stage_printer:
     help="Results file (default RUN_DIR/results.nc; for a sweep SWEEP_DIR/analysis.nc).",
 )
 @click.option("--quiet", is_flag=True, help="Sweeps: plain log lines instead of a progress bar.")
+@click.option(
+    "--executor",
+    type=click.Choice(["local", "dask"]),
+    default="local",
+    show_default=True,
+    help="Sweeps: where cells are analyzed (as in tlkit sweep).",
+)
+@click.option("--workers", type=int, help="Sweeps, dask: a local cluster of N workers.")
+@click.option("--scheduler", help="Sweeps, dask: address of an existing scheduler.")
+@click.option(
+    "--plugin",
+    "plugins",
+    multiple=True,
+    metavar="MODULE:ATTR",
+    help="Sweeps, dask: extra plugin object the workers load (repeatable).",
+)
 @click.pass_context
 def analyze_command(
     ctx: click.Context,
@@ -323,6 +339,10 @@ def analyze_command(
     params: tuple[str, ...],
     out: str | None,
     quiet: bool,
+    executor: str,
+    workers: int | None,
+    scheduler: str | None,
+    plugins: tuple[str, ...],
 ) -> None:
     """Run probes on a saved run, or on every saved run of a sweep (--save-runs),
     and write the labelled results (netCDF)."""
@@ -353,10 +373,19 @@ def analyze_command(
             host=host,
             progress="log" if quiet else "bar",
             echo=lambda line: click.echo(line, err=True),
+            executor=executor,
+            workers=workers,
+            scheduler=scheduler,
+            plugins=plugins,
         )
         click.echo(done.summary())
         click.echo(f"results written to {done.path}")
         return
+    if executor != "local" or workers is not None or scheduler is not None or plugins:
+        raise TlkitError(
+            "--executor, --workers, --scheduler and --plugin apply to sweep directories; "
+            f"{run_dir} is a run"
+        )
     ds = analyze(run_dir, probes=chosen or None, out=out, host=host)
     click.echo(f"results written to {out or Path(run_dir) / RESULTS}")
     _print_results(ds)

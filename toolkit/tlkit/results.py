@@ -353,9 +353,26 @@ def save_dataset(ds: xr.Dataset, path: str | Path, *, clean_stale: bool = True) 
         clean_stale: see :func:`tlkit.atomic.atomic_file`.
     """
     path = Path(path)
-    with atomic_file(path, clean_stale=clean_stale) as tmp:
+    with atomic_file(path, clean_stale=clean_stale) as tmp, _local_write_lock():
         ds.to_netcdf(tmp, engine="h5netcdf")
     return path
+
+
+def _local_write_lock() -> Any:
+    """Make xarray lock the file write in this process, not cluster-wide.
+
+    Inside a Dask worker, xarray takes a ``distributed.Lock`` (a semaphore on the
+    scheduler) for every netCDF write; tlkit's datasets are in memory and each file
+    has one writer, so that only costs a round trip per file, and a cluster shutting
+    down mid-write made the worker log a failed lease release with a traceback.
+    """
+    import contextlib
+
+    try:
+        import dask
+    except ImportError:
+        return contextlib.nullcontext()
+    return dask.config.set(scheduler="synchronous")
 
 
 def open_results(path: str | Path) -> xr.Dataset:

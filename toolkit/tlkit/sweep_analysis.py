@@ -9,6 +9,8 @@ training anything again.
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import json
 import sys
 import warnings
@@ -23,9 +25,7 @@ from tlkit.config import ComponentConfig, parse_probes
 from tlkit.errors import ConfigError, TlkitError
 from tlkit.interrupts import raise_if_interrupted
 from tlkit.plugins import PluginHost, get_host
-
-#: where ``tlkit analyze SWEEP_DIR`` writes by default (the sweep owns results.nc)
-ANALYSIS_FILE = "analysis.nc"
+from tlkit.sweep_files import ANALYSIS_CELLS, ANALYSIS_FILE
 
 
 @dataclass
@@ -125,41 +125,52 @@ def analyze_sweep(
     host: PluginHost | None = None,
     progress: str = "bar",
     echo: Callable[[str], None] | None = None,
+    executor: str = "local",
+    workers: int | None = None,
+    scheduler: str | None = None,
+    plugins: Sequence[str] = (),
+    connect_timeout: float = 10.0,
 ) -> SweepAnalysis:
     """Run probes on every saved run of a sweep and combine them like the sweep does.
+
+    Each cell's analysis is written to ``SWEEP_DIR/analysis-cells/<probes>/<cell>.nc``
+    as it finishes, so an interrupted analysis resumes where it stopped, and cells
+    can be analyzed by Dask workers (as a sweep's cells are trained).
 
     Args:
         sweep_dir: a sweep directory run with ``save_runs=True`` (``--save-runs``).
         probes: probe names or configs; ``None`` runs each run's configured (or the
             default) probes.
-        out: the netCDF file to write; default ``SWEEP_DIR/analysis.nc``.
-        host: plugin host.
+        out: the netCDF file to write; default ``SWEEP_DIR/analysis.nc``, which gains
+            probes on later calls.
+        host: plugin host (this process's cells and the checks).
         progress: ``"bar"``, ``"log"`` (one line per cell) or ``"none"``.
         echo: where log lines go (default: stderr).
+        executor: ``"local"`` or ``"dask"`` (with ``workers`` or ``scheduler``, as in
+            :func:`tlkit.sweeps.sweep`; the workers must see ``sweep_dir``).
+        workers: dask: start a local cluster with this many worker processes.
+        scheduler: dask: address of an existing scheduler.
+        plugins: ``"module:attribute"`` plugin objects for Dask workers.
+        connect_timeout: seconds to wait for a scheduler.
 
     Returns:
         A :class:`SweepAnalysis`.
 
     Raises:
         TlkitError: not a sweep directory, no saved runs, an output the sweep owns
-            or that is not a results file, a bad probe - all before any probe runs;
-            a damaged run directory (naming it) before anything is written.
+            or that is not a results file, a bad probe or executor option - all
+            before any probe runs; a damaged run directory (naming it), with the
+            cells analyzed before it kept for the next call.
     """
     from tlkit.atomic import ensure_writable_dir
-    from tlkit.pipeline import analyze, build_probes, check_replaceable_results
+    from tlkit.executors import HostSpec, check_executor_options
+    from tlkit.pipeline import build_probes, check_replaceable_results
     from tlkit.results import combine, merge_probe_results, open_results, save_dataset
-    from tlkit.sweeps import (
-        CELLS,
-        RESULTS_FILE,
-        SPEC_FILE,
-        cell_dataset,
-        expand_cells,
-        run_paths,
-        runs_saved,
-    )
+    from tlkit.sweeps import CELLS, RESULTS_FILE, SPEC_FILE, expand_cells, runs_saved
 
     if progress not in ("bar", "log", "none"):
         raise ConfigError(f"progress must be one of bar, log, none, got {progress!r}")
+    check_executor_options(executor, workers=workers, scheduler=scheduler)
     root = Path(sweep_dir)
     spec = _load_recorded_spec(root)
     cells = expand_cells(spec)
@@ -173,37 +184,51 @@ def analyze_sweep(
     chosen = None if probes is None else parse_probes(probes)
     if chosen is not None:
         build_probes(chosen, host)  # a bad probe is one line before any work
+    host_spec = HostSpec(load_entry_points=True, plugins=tuple(plugins))
+    host_spec.check(import_here=scheduler is None)
     path = Path(out) if out is not None else root / ANALYSIS_FILE
     owned = {(root / RESULTS_FILE).resolve(), (root / SPEC_FILE).resolve()}
     if path.resolve() in owned or path.resolve().parent == (root / CELLS).resolve():
         raise TlkitError(f"{path} belongs to the sweep (it rewrites it); choose another --out")
     ensure_writable_dir(path.parent)
     check_replaceable_results(path)
+    cell_dir = root / ANALYSIS_CELLS / _probes_key(chosen)
+    ensure_writable_dir(cell_dir)
 
-    datasets = []
-    runs = 0
+    todo = [c for c in with_runs if not (cell_dir / f"{c.id}.nc").is_file()]
+    probe_json = None if chosen is None else [dataclasses.asdict(pc) for pc in chosen]
+    with _Progress(len(with_runs), len(with_runs) - len(todo), progress, echo) as bar:
+        if executor == "local":
+            for cell in todo:
+                raise_if_interrupted()
+                analyze_cell(root, cell, probe_json, host, cell_dir)
+                bar.advance(cell.label)
+        else:
+            _analyze_on_dask(
+                root,
+                todo,
+                probe_json,
+                cell_dir,
+                host_spec,
+                bar,
+                workers=workers,
+                scheduler=scheduler,
+                connect_timeout=connect_timeout,
+            )
+    raise_if_interrupted()
+
+    datasets: list[xr.Dataset] = []
     skipped: dict[str, tuple[int, str]] = {}
     ran: set[str] = set()
-    with _Progress(sum(len(c.configs) for c in with_runs), progress, echo) as bar:
-        for cell in with_runs:
-            per_seed = []
-            for run_dir in run_paths(root, cell):
-                raise_if_interrupted()
-                with warnings.catch_warnings():  # counted below, not one warning per run
-                    warnings.filterwarnings("ignore", message=r"probe '.*' skipped: ")
-                    ds = analyze(run_dir, probes=chosen, host=host, write=False)
-                for probe, why in json.loads(ds.attrs.get("skipped_probes", "{}")).items():
-                    count, first = skipped.get(probe, (0, why))
-                    skipped[probe] = (count + 1, first)
-                ran.update(
-                    str(v.attrs["probe"]) for v in ds.data_vars.values() if "probe" in v.attrs
-                )
-                per_seed.append(ds)
-                runs += 1
-                bar.advance(cell.label)
-            datasets.append(cell_dataset(cell, per_seed))
-            bar.cell_done(cell.label)
-    raise_if_interrupted()
+    runs = 0
+    for cell in with_runs:
+        ds = open_results(cell_dir / f"{cell.id}.nc")
+        for probe, (count, why) in json.loads(ds.attrs.pop("analysis_skipped", "{}")).items():
+            before = skipped.get(probe, (0, why))
+            skipped[probe] = (before[0] + count, before[1])
+        ran.update(json.loads(ds.attrs.pop("analysis_ran", "[]")))
+        runs += len(cell.configs)
+        datasets.append(ds)
     if chosen is not None and not any(pc.name in ran for pc in chosen):
         probe, (_, why) = next(iter(skipped.items()))
         raise TlkitError(f"no probe applied to any run, nothing written: probe {probe!r}: {why}")
@@ -226,11 +251,137 @@ def analyze_sweep(
     return SweepAnalysis(combined, path, len(with_runs), runs, len(cells) - len(with_runs), skipped)
 
 
-class _Progress:
-    """A rich bar over runs, one log line per cell, or nothing."""
+def _probes_key(chosen: Sequence[ComponentConfig] | None) -> str:
+    """A folder name for one set of probes (names and parameters)."""
+    text = json.dumps(
+        None if chosen is None else [dataclasses.asdict(pc) for pc in chosen],
+        sort_keys=True,
+        default=str,
+    )
+    names = "configured" if chosen is None else "+".join(pc.name for pc in chosen)
+    return f"{names[:48]}-{hashlib.sha256(text.encode()).hexdigest()[:10]}"
 
-    def __init__(self, total: int, mode: str, echo: Callable[[str], None] | None) -> None:
-        self.total, self.mode, self.done = total, mode, 0
+
+def analyze_cell(
+    root: Path,
+    cell: Any,
+    probes: list[dict[str, Any]] | None,
+    host: PluginHost,
+    cell_dir: Path,
+) -> None:
+    """Probe one cell's saved runs and write its labelled dataset into ``cell_dir``.
+
+    The dataset carries which probes ran and which were skipped (with counts) in its
+    ``analysis_ran`` / ``analysis_skipped`` attributes, read back by
+    :func:`analyze_sweep`.
+    """
+    from tlkit.pipeline import analyze
+    from tlkit.results import save_dataset
+    from tlkit.sweeps import cell_dataset, run_paths
+
+    chosen = None if probes is None else parse_probes(probes)
+    per_seed = []
+    skipped: dict[str, list[Any]] = {}
+    ran: set[str] = set()
+    for run_dir in run_paths(root, cell):
+        raise_if_interrupted()
+        with warnings.catch_warnings():  # counted, not one warning per run
+            warnings.filterwarnings("ignore", message=r"probe '.*' skipped: ")
+            ds = analyze(run_dir, probes=chosen, host=host, write=False)
+        for probe, why in json.loads(ds.attrs.get("skipped_probes", "{}")).items():
+            skipped.setdefault(probe, [0, why])[0] += 1
+        ran.update(str(v.attrs["probe"]) for v in ds.data_vars.values() if "probe" in v.attrs)
+        per_seed.append(ds)
+    combined = cell_dataset(cell, per_seed)
+    combined.attrs["analysis_skipped"] = json.dumps(skipped, sort_keys=True)
+    combined.attrs["analysis_ran"] = json.dumps(sorted(ran))
+    save_dataset(combined, cell_dir / f"{cell.id}.nc")
+
+
+def analyze_cell_json(task: str) -> str:
+    """The Dask task: JSON in (sweep dir, cell, probes, host spec), JSON out (status)."""
+    from tlkit.executors import HostSpec, _host_for
+    from tlkit.sweeps import Cell
+
+    data = json.loads(task)
+    spec = HostSpec(data["host"]["load_entry_points"], tuple(data["host"]["plugins"]))
+    cell = Cell.from_dict(data["cell"])
+    try:
+        analyze_cell(
+            Path(data["root"]), cell, data["probes"], _host_for(spec), Path(data["cell_dir"])
+        )
+    except Exception as exc:  # reported by the driver in one line
+        return json.dumps({"cell": cell.id, "label": cell.label, "error": _one_line(exc)})
+    return json.dumps({"cell": cell.id, "label": cell.label, "error": ""})
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+def _analyze_on_dask(
+    root: Path,
+    todo: Sequence[Any],
+    probes: list[dict[str, Any]] | None,
+    cell_dir: Path,
+    host_spec: Any,
+    bar: _Progress,
+    *,
+    workers: int | None,
+    scheduler: str | None,
+    connect_timeout: float,
+) -> None:
+    from tlkit.executors import DaskExecutor
+
+    if not todo:
+        return
+    runner = DaskExecutor(
+        host_spec=host_spec, workers=workers, scheduler=scheduler, connect_timeout=connect_timeout
+    )
+    errors = []
+    try:
+        from distributed import as_completed
+
+        host = dataclasses.asdict(host_spec)
+        futures = [
+            runner.client.submit(
+                analyze_cell_json,
+                json.dumps(
+                    {
+                        "root": str(root.resolve()),
+                        "cell": cell.to_dict(),
+                        "probes": probes,
+                        "cell_dir": str(cell_dir.resolve()),
+                        "host": {**host, "plugins": list(host["plugins"])},
+                    }
+                ),
+                pure=False,
+            )
+            for cell in todo
+        ]
+        for future in as_completed(futures):
+            outcome = json.loads(future.result())
+            if outcome["error"]:
+                errors.append(outcome)
+            bar.advance(outcome["label"])
+    finally:
+        runner.close()
+    if errors:
+        first = errors[0]
+        raise TlkitError(
+            f"{len(errors)} cell(s) could not be analyzed (the others are kept; rerun to "
+            f"retry): [{first['label']}]: {first['error']}"
+        )
+
+
+class _Progress:
+    """A rich bar over cells, one log line per cell, or nothing."""
+
+    def __init__(
+        self, total: int, done: int, mode: str, echo: Callable[[str], None] | None
+    ) -> None:
+        self.total, self.done, self.mode = total, done, mode
         self.echo = echo or (lambda line: print(line, file=sys.stderr, flush=True))
 
     def __enter__(self) -> _Progress:
@@ -252,17 +403,17 @@ class _Progress:
                 TextColumn("{task.description}"),
             )
             self._bar.__enter__()
-            self._task = self._bar.add_task("", total=self.total)
+            self._task = self._bar.add_task("", total=self.total, completed=self.done)
+        elif self.mode == "log" and self.done:
+            self.echo(f"[{self.done}/{self.total}] {self.done} analyzed cells reused")
         return self
 
     def advance(self, label: str) -> None:
         self.done += 1
         if self.mode == "bar":
             self._bar.update(self._task, advance=1, description=label[:60])
-
-    def cell_done(self, label: str) -> None:
-        if self.mode == "log":
-            self.echo(f"[{self.done}/{self.total} runs] {label}: analyzed")
+        elif self.mode == "log":
+            self.echo(f"[{self.done}/{self.total}] {label}: analyzed")
 
     def __exit__(self, *exc: Any) -> None:
         if self.mode == "bar":

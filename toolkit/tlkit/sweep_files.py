@@ -6,6 +6,8 @@ DIR/cells/<cell-id>.nc           a finished cell, all seeds (atomic)
 DIR/cells/<cell-id>.error.json   a cell that raised
 DIR/runs/<cell-id>/seed-<S>/     with --save-runs: each seed's run directory
 DIR/results.nc                   every cell combined
+DIR/analysis.nc                  tlkit analyze DIR (probes run again on the saved runs)
+DIR/analysis-cells/<probes>/     its per-cell files
 ```
 """
 
@@ -30,6 +32,10 @@ CELLS = "cells"
 RUNS = "runs"
 SPEC_FILE = "sweep.json"
 RESULTS_FILE = "results.nc"
+#: where ``tlkit analyze SWEEP_DIR`` writes by default (the sweep owns results.nc)
+ANALYSIS_FILE = "analysis.nc"
+#: where each cell's analysis is kept (one folder per set of probes), for resuming
+ANALYSIS_CELLS = "analysis-cells"
 
 
 def cell_path(out: Path, cell: Cell) -> Path:
@@ -115,6 +121,8 @@ def prepare_directory(out: Path, spec: SweepSpec, cells: Sequence[Cell], force: 
             for name in (RESULTS_FILE, SPEC_FILE):
                 (out / name).unlink(missing_ok=True)
             shutil.rmtree(out / RUNS, ignore_errors=True)
+            shutil.rmtree(out / ANALYSIS_CELLS, ignore_errors=True)
+            (out / ANALYSIS_FILE).unlink(missing_ok=True)
     ensure_writable_dir(out / CELLS)
     # Leftovers of writers killed mid-write (hidden temporary names, never a cell's
     # name); those of writers still running, e.g. another machine's, stay.
