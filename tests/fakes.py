@@ -157,3 +157,20 @@ def fake_config(**overrides):
     }
     base.update(overrides)
     return base
+
+
+class NormProbePlugin:
+    """A second probe, ``norm`` (the norm of the fake net's weights), for tests that
+    need a run's results to hold more than one probe. Add it with
+    ``host.add_plugin(NormProbePlugin(), name="norm")``."""
+
+    @tlkit.hookimpl
+    def tlkit_register_probes(self, register):
+        def make_norm():
+            def probe(run):
+                w = np.asarray(run.model.w[...], np.float64)
+                return {"l2": ProbeOutput(float(np.linalg.norm(w)))}
+
+            return probe
+
+        register("norm", make_norm)

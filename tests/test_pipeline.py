@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import tlkit
 import xarray as xr
-from fakes import fake_config
+from fakes import NormProbePlugin, fake_config
 from tlkit.errors import ConfigError, TlkitError, UnknownComponentError
 
 
@@ -153,21 +153,6 @@ def test_stage_info_scalars_are_results_variables(host, tmp_path):
     again = tlkit.analyze(tmp_path / "r", host=host)
     assert float(again["fit_lstsq_fit_ridge"].squeeze()) == 0.5
     assert "fit_lstsq_fit_ridge" not in ds.tlkit.metrics()
-
-
-class NormProbePlugin:
-    """A second probe, so that a run's results can hold more than one probe."""
-
-    @tlkit.hookimpl
-    def tlkit_register_probes(self, register):
-        def make_norm():
-            def probe(run):
-                w = np.asarray(run.model.w[...], np.float64)
-                return {"l2": tlkit.types.ProbeOutput(float(np.linalg.norm(w)))}
-
-            return probe
-
-        register("norm", make_norm)
 
 
 def test_analyzing_a_saved_run_again_keeps_the_probes_not_rerun(host, tmp_path):

@@ -7,6 +7,7 @@ import pytest
 import tlkit
 import xarray as xr
 from click.testing import CliRunner
+from fakes import NormProbePlugin
 from tlkit.cli import cli
 from tlkit.errors import TlkitError
 from tlkit.results import open_results
@@ -138,19 +139,6 @@ def test_reproduce_passes_save_runs_through_to_its_sweep(host, tmp_path, monkeyp
     with pytest.raises(TlkitError, match="stop here"):
         run_reproduction("depth-separation", tmp_path, small=True, host=host, save_runs=True)
     assert seen["save_runs"] is True
-
-
-class NormProbePlugin:
-    @tlkit.hookimpl
-    def tlkit_register_probes(self, register):
-        def make_norm():
-            def probe(run):
-                w = np.asarray(run.model.w[...], np.float64)
-                return {"l2": tlkit.types.ProbeOutput(float(np.linalg.norm(w)))}
-
-            return probe
-
-        register("norm", make_norm)
 
 
 def test_the_sweeps_analysis_file_gains_probes_and_reports_skips(host, tmp_path):

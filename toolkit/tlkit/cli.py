@@ -16,6 +16,7 @@ import click
 
 from tlkit.errors import TlkitError
 from tlkit.interrupts import interrupted, sigint_recorded
+from tlkit.sweep_cli import executor_options
 
 # click >= 8.2 signals "no arguments: show the help" with a UsageError subclass
 _HELP_REQUESTS: Any = getattr(click.exceptions, "NoArgsIsHelpError", ())
@@ -315,22 +316,7 @@ class _stage_printer:
     help="Results file (default RUN_DIR/results.nc; for a sweep SWEEP_DIR/analysis.nc).",
 )
 @click.option("--quiet", is_flag=True, help="Sweeps: plain log lines instead of a progress bar.")
-@click.option(
-    "--executor",
-    type=click.Choice(["local", "dask"]),
-    default="local",
-    show_default=True,
-    help="Sweeps: where cells are analyzed (as in tlkit sweep).",
-)
-@click.option("--workers", type=int, help="Sweeps, dask: a local cluster of N workers.")
-@click.option("--scheduler", help="Sweeps, dask: address of an existing scheduler.")
-@click.option(
-    "--plugin",
-    "plugins",
-    multiple=True,
-    metavar="MODULE:ATTR",
-    help="Sweeps, dask: extra plugin object the workers load (repeatable).",
-)
+@executor_options("Sweeps: analyze cells")
 @click.pass_context
 def analyze_command(
     ctx: click.Context,

@@ -20,26 +20,49 @@ from tlkit.errors import ConfigError, TlkitError
 DEFAULT_METRICS = ("test_normalized_mse", "feature_corr")
 
 
+def executor_options(what: str) -> Any:
+    """The ``--executor/--workers/--scheduler/--plugin`` options, for ``what`` (cells).
+
+    Shared by ``tlkit sweep`` (trains cells) and ``tlkit analyze SWEEP_DIR`` (probes
+    them), so the two take the same cluster options.
+    """
+
+    def apply(command: Any) -> Any:
+        for option in reversed(
+            [
+                click.option(
+                    "--executor",
+                    type=click.Choice(["local", "dask"]),
+                    default="local",
+                    show_default=True,
+                    help=f"{what} in this process or on a Dask cluster.",
+                ),
+                click.option(
+                    "--workers", type=int, help="dask: start a local cluster of N worker processes."
+                ),
+                click.option(
+                    "--scheduler", help="dask: address of an existing scheduler (tcp://host:port)."
+                ),
+                click.option(
+                    "--plugin",
+                    "plugins",
+                    multiple=True,
+                    metavar="MODULE:ATTR",
+                    help="Extra plugin object that Dask workers load (repeatable).",
+                ),
+            ]
+        ):
+            command = option(command)
+        return command
+
+    return apply
+
+
 @click.command("sweep")
 @click.argument("config", type=click.Path(dir_okay=False))
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Sweep directory.")
-@click.option(
-    "--executor",
-    type=click.Choice(["local", "dask"]),
-    default="local",
-    show_default=True,
-    help="Run cells in this process or on a Dask cluster.",
-)
-@click.option("--workers", type=int, help="dask: start a local cluster of N worker processes.")
-@click.option("--scheduler", help="dask: address of an existing scheduler (tcp://host:port).")
+@executor_options("Run cells")
 @click.option("--gpus", help="dask local cluster: comma-separated GPU ids, one per worker.")
-@click.option(
-    "--plugin",
-    "plugins",
-    multiple=True,
-    metavar="MODULE:ATTR",
-    help="Extra plugin object that Dask workers load (repeatable).",
-)
 @click.option(
     "--force",
     is_flag=True,
