@@ -70,6 +70,18 @@ SCRIPT = textwrap.dedent(
 )
 
 
+def _ctrl_c_while_gc_bound(command, env):
+    """Start the CLI, press Ctrl-C one second into the gc-bound work, wait for the end."""
+    proc = subprocess.Popen(
+        command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    assert proc.stdout.readline().strip() == "fitting"
+    time.sleep(1.0)
+    proc.send_signal(signal.SIGINT)
+    stdout, stderr = proc.communicate(timeout=60)
+    return proc, stdout, stderr
+
+
 def test_ctrl_c_swallowed_by_a_gc_callback_still_stops_the_cli(tmp_path):
     script = tmp_path / "cli.py"
     script.write_text(SCRIPT)
@@ -78,7 +90,7 @@ def test_ctrl_c_swallowed_by_a_gc_callback_still_stops_the_cli(tmp_path):
         "PYTHONPATH": os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")]),
     }
     out = tmp_path / "run"
-    proc = subprocess.Popen(
+    proc, stdout, stderr = _ctrl_c_while_gc_bound(
         [
             sys.executable,
             str(script),
@@ -98,15 +110,8 @@ def test_ctrl_c_swallowed_by_a_gc_callback_still_stops_the_cli(tmp_path):
             "--out",
             str(out),
         ],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
+        env,
     )
-    assert proc.stdout.readline().strip() == "fitting"
-    time.sleep(1.0)
-    proc.send_signal(signal.SIGINT)
-    stdout, stderr = proc.communicate(timeout=60)
     # the scenario happened: Python dropped the first KeyboardInterrupt ...
     assert "Exception ignored" in stderr and "KeyboardInterrupt" in stderr, stderr
     # ... and the CLI stopped at the next stage anyway, writing nothing
@@ -144,17 +149,10 @@ def test_ctrl_c_swallowed_in_the_last_probe_stops_before_anything_is_written(tmp
         capture_output=True,
     )
     before = (run / "results.nc").read_bytes()
-    proc = subprocess.Popen(
+    proc, stdout, stderr = _ctrl_c_while_gc_bound(
         [*base, "analyze", str(run), "--probe", "gc-bound"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
+        env,
     )
-    assert proc.stdout.readline().strip() == "fitting"
-    time.sleep(1.0)
-    proc.send_signal(signal.SIGINT)
-    stdout, stderr = proc.communicate(timeout=60)
     assert "Exception ignored" in stderr, stderr  # dropped inside the probe ...
     assert proc.returncode == 1 and stderr.rstrip().endswith("Aborted!"), (stdout, stderr)
     assert (run / "results.nc").read_bytes() == before  # ... and nothing was written
