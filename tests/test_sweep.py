@@ -11,6 +11,7 @@ import subprocess
 import sys
 import textwrap
 import time
+import tomllib
 from pathlib import Path
 
 import numpy as np
@@ -283,6 +284,105 @@ def test_variants_by_one_name_or_by_coordinate(host, tmp_path):
     by_label = tlkit.sweep(spec, tmp_path / "c", host=host, progress="none", variants=["lstsq"])
     assert list(by_coord.results["variant"].values) == ["v1"]
     xr.testing.assert_identical(by_coord.results, by_label.results)
+
+
+# Two variants sweep different parameters (the lstsq ridge; the network's scale) along
+# one shared results dimension, as the two-layer `arch.m` and the three-layer `arch.m1`.
+SHARED_DIM_SPEC = {
+    **SPEC,
+    "grid": {"n_train": [16, 32]},
+    "variants": [
+        {"trainer": "lstsq", "grid": {"trainer.ridge": {"values": [0.0, 4.0], "dim": "knob"}}},
+        {"trainer": "lstsq-many", "grid": {"arch.scale": {"values": [0.5, 4.0], "dim": "knob"}}},
+    ],
+}
+
+
+def test_variant_grids_share_a_named_dimension(xhost, tmp_path):
+    result = tlkit.sweep(SHARED_DIM_SPEC, tmp_path / "sw", host=xhost, progress="none")
+    assert result.cells == 8 and not result.errors
+    mse = result.results["mse_mse"]
+    assert "knob" in mse.dims and "ridge" not in mse.dims and "scale" not in mse.dims
+    assert sorted(mse["knob"].values) == [0.0, 0.5, 4.0]
+    # each variant's cells are where its own axis put them, NaN elsewhere (a sparse grid)
+    exact = mse.sel(trainer="lstsq", n_train=32, seed=1)
+    assert np.isnan(exact.sel(knob=0.5)).all() and not np.isnan(exact.sel(knob=4.0)).any()
+    scaled = mse.sel(trainer="lstsq-many", n_train=32, seed=1)
+    assert np.isnan(scaled.sel(knob=0.0)).all() and not np.isnan(scaled.sel(knob=0.5)).any()
+    # the numbers are those of single runs with that parameter set
+    for trainer, arch, knob in (
+        ({"name": "lstsq", "params": {"ridge": 4.0}}, "linear-net", 4.0),
+        ("lstsq-many", {"name": "linear-net", "params": {"scale": 0.5}}, 0.5),
+    ):
+        alone = train(
+            fake_config(arch=arch, trainer=trainer, n_train=32, n_val=16, n_test=64, seed=1),
+            host=xhost,
+        )
+        name = trainer if isinstance(trainer, str) else trainer["name"]
+        got = mse.sel(trainer=name, n_train=32, seed=1, knob=knob).squeeze().item()
+        assert got == alone.results["mse_mse"].squeeze().item()
+    # the variant axes are in the cells' labels, so cells and progress lines tell them apart
+    labels = [c.label for c in expand_cells(SweepSpec.from_dict(SHARED_DIM_SPEC))]
+    assert "lstsq, n_train=16, trainer.ridge=4.0" in labels
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (
+            {
+                "grid": {"n_train": [16]},
+                "variants": [{"trainer": "lstsq", "grid": {"trainer.ridge": [0.0]}}, {}],
+            },
+            "variants lstsq and variant 1 give their cells different grid dimensions "
+            "(trainer_ridge vs none); every variant needs the same ones",
+        ),
+        (
+            {"variants": [{"grid": {"n_train": [8]}}]},
+            "variants[0].grid.n_train is also an axis of [grid]; give it in one place",
+        ),
+        (
+            {"grid": {"n_train": {"values": [16], "dim": "n"}}},
+            "grid.n_train: n_train is always the results dimension 'n_train'; it cannot be",
+        ),
+        (
+            {"grid": {"trainer.ridge": {"values": [0.0], "dim": "seed"}}},
+            "grid.trainer.ridge.dim 'seed' is a dimension tlkit already uses",
+        ),
+        (
+            {"grid": {"trainer.ridge": {"values": [0.0], "dim": "two words"}}},
+            "grid.trainer.ridge.dim must be a name of letters, digits and '_', got 'two words'",
+        ),
+        (
+            {"grid": {"trainer.ridge": {"value": [0.0]}}},
+            "grid.trainer.ridge must be a list of values or a table with 'values' and",
+        ),
+        (
+            {
+                "grid": {
+                    "trainer.ridge": {"values": [0.0], "dim": "x"},
+                    "arch.scale": {"values": [1.0], "dim": "x"},
+                }
+            },
+            "grid: two axes are named dim 'x'; give each its own",
+        ),
+        (
+            {"grid": {"trainer.ridge": {"values": [0.0], "dim": "scale"}, "arch.scale": [1.0]}},
+            "[grid]: two grid axes get the results dimension 'scale'",
+        ),
+    ],
+)
+def test_bad_grid_dimensions_are_one_line(change, message):
+    with pytest.raises(ConfigError) as err:
+        expand_cells(SweepSpec.from_dict({**SPEC, **change}))
+    assert str(err.value).startswith(message), str(err.value)
+
+
+def test_a_config_without_named_dims_records_what_earlier_versions_recorded():
+    # sweep.json compares recorded configs: a new key would make old sweeps "different"
+    assert set(SweepSpec.from_dict(SPEC).to_dict()) == {"base", "grid", "seeds", "variants"}
+    named = {**SPEC, "grid": {"trainer.ridge": {"values": [0.0], "dim": "knob"}}}
+    assert SweepSpec.from_dict(named).to_dict()["dims"] == {"trainer.ridge": "knob"}
 
 
 def test_cells_from_a_newer_tlkit_still_load():
@@ -652,3 +752,15 @@ def test_dry_run_checks_everything_lists_what_would_run_and_writes_nothing(invok
     # bad input is refused as by a real run
     bad = invoke("sweep", cfg, "--out", out, "--dry-run", "--workers", "2")
     assert bad.exit_code == 2 and bad.stderr.startswith("error: --workers, --scheduler and --gpus")
+
+
+def test_the_sweep_configs_in_the_docs_parse_and_expand():
+    text = (TESTS.parent / "docs" / "sweeps.md").read_text()
+    blocks = [b.split("```")[0] for b in text.split("```toml\n")[1:]]
+    sweeps = [tomllib.loads(b) for b in blocks if "[grid]" in b]
+    assert len(sweeps) >= 2
+    for data in sweeps:
+        cells = expand_cells(SweepSpec.from_dict(data))
+        assert cells and len({c.id for c in cells}) == len(cells)
+    widths = expand_cells(SweepSpec.from_dict(sweeps[1]))
+    assert {tuple(c.coords) for c in widths} == {("width",)}

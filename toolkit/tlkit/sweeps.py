@@ -96,13 +96,17 @@ class SweepSpec:
         base: a run config as a dict (``seed``/``seeds`` come from ``seeds``).
         grid: dotted config path -> list of values, in the order given.
         seeds: master seeds; every cell runs all of them.
-        variants: partial configs merged into ``base``, crossed with the grid.
+        variants: partial configs merged into ``base``, crossed with the grid; a
+            variant's own ``grid`` table adds axes to that variant's cells only.
+        dims: results-dimension names given to grid axes (``{values=[...],
+            dim="width"}`` in the config); other axes are named by :func:`axis_dims`.
     """
 
     base: dict[str, Any]
     grid: dict[str, list[Any]]
     seeds: list[int]
     variants: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+    dims: dict[str, str] = dataclasses.field(default_factory=dict)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> SweepSpec:
@@ -118,15 +122,7 @@ class SweepSpec:
         for key in ("seed", "seeds"):
             if key in base:
                 raise ConfigError(f"base.{key} is set per cell; use the top-level seeds list")
-        grid = data.get("grid", {})
-        if not isinstance(grid, Mapping):
-            raise ConfigError(f"[grid] must be a table, got {grid!r}")
-        for key, values in grid.items():
-            if not isinstance(values, list):
-                raise ConfigError(f"grid.{key} must be a list of values, got {values!r}")
-            if not values:
-                raise ConfigError(f"grid.{key} is an empty list: the sweep would have 0 cells")
-            _check_grid_key(key)
+        grid, grid_dims = parse_grid(data.get("grid", {}), "grid")
         seeds = data.get("seeds", [0])
         if not isinstance(seeds, list) or not all(is_seed(s) for s in seeds):
             raise ConfigError(f"seeds must be a list of integers in [0, 2**63), got {seeds!r}")
@@ -137,14 +133,22 @@ class SweepSpec:
         variants = data.get("variants", [])
         if not isinstance(variants, list) or not all(isinstance(v, Mapping) for v in variants):
             raise ConfigError(f"variants must be a list of tables ([[variants]]), got {variants!r}")
-        for variant in variants:
+        for index, variant in enumerate(variants):
             if "name" in variant and not isinstance(variant["name"], str):
                 raise ConfigError(f"variants.name must be a string, got {variant['name']!r}")
+            own, _ = parse_grid(variant.get("grid", {}), f"variants[{index}].grid")
+            for key in own:
+                if key in grid:
+                    raise ConfigError(
+                        f"variants[{index}].grid.{key} is also an axis of [grid]; "
+                        "give it in one place"
+                    )
         return cls(
             copy.deepcopy(dict(base)),
             {k: list(v) for k, v in grid.items()},
             list(seeds),
             [copy.deepcopy(dict(v)) for v in variants],
+            grid_dims,
         )
 
     @classmethod
@@ -167,7 +171,66 @@ class SweepSpec:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (what ``sweep.json`` records)."""
-        return json.loads(json.dumps(dataclasses.asdict(self), sort_keys=True))
+        data = dataclasses.asdict(self)
+        if not data["dims"]:
+            # a config without named dims records what earlier versions recorded, so
+            # their sweep directories still resume
+            del data["dims"]
+        return json.loads(json.dumps(data, sort_keys=True))
+
+
+def parse_grid(table: Any, where: str) -> tuple[dict[str, list[Any]], dict[str, str]]:
+    """Check a grid table; return its axes' values and the dims named for some axes.
+
+    An axis is a list of values, or a table ``{values = [...], dim = "name"}`` that
+    names its results dimension (so that axes of different variants, such as the
+    two-layer ``arch.m`` and the three-layer ``arch.m1``, share one dimension).
+
+    Raises:
+        ConfigError: one line naming the axis and what is wrong.
+    """
+    if not isinstance(table, Mapping):
+        raise ConfigError(f"[{where}] must be a table, got {table!r}")
+    values: dict[str, list[Any]] = {}
+    named: dict[str, str] = {}
+    for key, axis in table.items():
+        if isinstance(axis, Mapping):
+            unknown = sorted(set(axis) - {"values", "dim"})
+            if unknown or "values" not in axis:
+                raise ConfigError(
+                    f"{where}.{key} must be a list of values or a table with 'values' "
+                    f"and optionally 'dim', got {dict(axis)!r}"
+                )
+            if "dim" in axis:
+                named[key] = _check_dim_name(axis["dim"], f"{where}.{key}", key)
+            axis = axis["values"]
+        if not isinstance(axis, list):
+            raise ConfigError(f"{where}.{key} must be a list of values, got {axis!r}")
+        if not axis:
+            raise ConfigError(f"{where}.{key} is an empty list: the sweep would have 0 cells")
+        _check_grid_key(key)
+        values[key] = list(axis)
+    taken = [d for d in named.values() if list(named.values()).count(d) > 1]
+    if taken:
+        raise ConfigError(f"{where}: two axes are named dim {taken[0]!r}; give each its own")
+    return values, named
+
+
+def _check_dim_name(dim: Any, where: str, key: str) -> str:
+    reserved = {*dims.RUN_DIMS, *dims.PROBE_DIMS, VARIANT}
+    if key in _RUN_DIM_KEYS:
+        raise ConfigError(
+            f"{where}: {key} is always the results dimension {_RUN_DIM_KEYS[key]!r}; "
+            "it cannot be renamed"
+        )
+    if not isinstance(dim, str) or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", dim):
+        raise ConfigError(f"{where}.dim must be a name of letters, digits and '_', got {dim!r}")
+    if dim in reserved:
+        raise ConfigError(
+            f"{where}.dim {dim!r} is a dimension tlkit already uses "
+            f"({', '.join(sorted(reserved))}); choose another"
+        )
+    return dim
 
 
 def _check_grid_key(key: str) -> None:
@@ -216,7 +279,7 @@ def set_path(cfg: dict[str, Any], key: str, value: Any) -> None:
 def _merge_variant(base: dict[str, Any], variant: Mapping[str, Any]) -> dict[str, Any]:
     cfg = copy.deepcopy(base)
     for key, value in variant.items():
-        if key == "name":
+        if key in ("name", "grid"):
             continue
         if key in ("seed", "seeds"):
             raise ConfigError(f"variants.{key} is set per cell; use the top-level seeds list")
@@ -297,17 +360,31 @@ def _slug(text: str) -> str:
 
 
 def expand_cells(spec: SweepSpec) -> list[Cell]:
-    """Every cell of the sweep, variants outermost, grid axes in the order given."""
-    keys = list(spec.grid)
-    # Component names first, so that `arch = [...]` and `arch.m2 = [...]` compose.
-    apply_order = sorted(keys, key=lambda k: k not in COMPONENTS)
-    dim_of = axis_dims(keys)
+    """Every cell of the sweep, variants outermost, grid axes in the order given.
+
+    A variant's own grid axes come after ``[grid]``'s. Every variant must give its cells
+    the same results dimensions (so that they combine into one dataset).
+
+    Raises:
+        ConfigError: variants whose grids give different dimensions.
+    """
     variants = spec.variants or [{}]
     named = any("name" in v for v in spec.variants)
     cells = []
+    dims_seen: dict[tuple[str, ...], str] = {}
     for v_index, variant in enumerate(variants):
+        own, own_dims = parse_grid(variant.get("grid", {}), f"variants[{v_index}].grid")
+        grid = {**spec.grid, **own}
+        keys = list(grid)
+        # Component names first, so that `arch = [...]` and `arch.m2 = [...]` compose.
+        apply_order = sorted(keys, key=lambda k: k not in COMPONENTS)
+        dim_of = {**axis_dims(keys), **spec.dims, **own_dims}
+        extra = tuple(sorted(d for d in dim_of.values() if d is not None))
+        _check_variant_dims(
+            extra, dims_seen, _variant_label(variant, v_index) if spec.variants else ""
+        )
         base = _merge_variant(spec.base, variant)
-        for combo in _product([spec.grid[k] for k in keys]):
+        for combo in _product([grid[k] for k in keys]):
             cfg = copy.deepcopy(base)
             values = dict(zip(keys, combo, strict=True))
             for key in apply_order:
@@ -335,6 +412,24 @@ def expand_cells(spec: SweepSpec) -> list[Cell]:
                 )
             )
     return cells
+
+
+def _check_variant_dims(
+    extra: tuple[str, ...], seen: dict[tuple[str, ...], str], label: str
+) -> None:
+    """Refuse variants whose grids give their cells different results dimensions."""
+    if len(set(extra)) != len(extra):
+        twice = next(d for d in extra if extra.count(d) > 1)
+        where = f"variant {label}" if label else "[grid]"
+        raise ConfigError(f"{where}: two grid axes get the results dimension {twice!r}")
+    if seen and extra not in seen:
+        other_dims, other = next(iter(seen.items()))
+        raise ConfigError(
+            f"variants {other} and {label} give their cells different grid dimensions "
+            f"({', '.join(other_dims) or 'none'} vs {', '.join(extra) or 'none'}); every "
+            'variant needs the same ones: name axes with {values = [...], dim = "..."}'
+        )
+    seen.setdefault(extra, label)
 
 
 def _variant_label(variant: Mapping[str, Any], index: int) -> str:
