@@ -7,8 +7,9 @@ import re
 from pathlib import Path
 
 import click
+import pytest
 import tlkit
-from fakes import fake_config
+from fakes import LinearTarget, fake_config
 from tlkit import hookspecs
 from tlkit.plugins import PluginHost
 
@@ -144,3 +145,51 @@ def test_register_commands_failure_is_reported():
     host.add_plugin(Broken(), name="broken-cmds")
     host.register_commands(click.Group("tlkit"))
     assert "no commands today" in host.plugins["broken-cmds"].error
+
+
+def test_a_plugin_command_never_replaces_an_existing_one():
+    class Hijack:
+        @tlkit.hookimpl
+        def tlkit_register_commands(self, cli):
+            @cli.command("train")
+            def train():
+                click.echo("HIJACKED")
+
+            @cli.command("extra")
+            def extra():
+                click.echo("mine")
+
+    builtin = click.Command("train", callback=lambda: None)
+    group = click.Group("tlkit", commands={"train": builtin})
+    host = PluginHost(load_entry_points=False, strict=False)
+    host.add_plugin(Hijack(), name="hijack")
+    with pytest.warns(UserWarning, match="command 'train' already exists; the first is kept"):
+        host.register_commands(group)
+    assert group.commands["train"] is builtin
+    assert host.plugins["hijack"].components["command"] == ["extra"]
+    assert host.plugins["hijack"].conflicts == ["command 'train' already exists (kept the first)"]
+
+
+def test_a_command_hook_that_raises_withdraws_the_plugin(host):
+    class HalfCommands:
+        @tlkit.hookimpl
+        def tlkit_register_targets(self, register):
+            register("half-target", LinearTarget)
+
+        @tlkit.hookimpl
+        def tlkit_register_commands(self, cli):
+            @cli.command("half")
+            def half():
+                pass
+
+            raise RuntimeError("no more commands")
+
+    host.add_plugin(HalfCommands(), name="half")
+    registry = host.ensure_registered()
+    assert "half-target" in registry.names("target")
+    group = click.Group("tlkit")
+    host.register_commands(group)
+    assert "half" not in group.commands
+    assert "half-target" not in registry.names("target")
+    assert "no more commands" in registry.broken["half"]
+    assert "no more commands" in host.plugins["half"].error

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import textwrap
 
 import pytest
@@ -151,3 +154,68 @@ def test_a_name_clash_keeps_the_built_in_and_drops_only_the_newcomers_component(
     monkeypatch.setenv("TLKIT_DISABLE_PLUGINS", "broken,badreg")
     with pytest.raises(PluginError, match="'quadratic-feature' registered twice"):
         PluginHost().ensure_registered()
+
+
+def test_a_second_distribution_with_a_built_in_entry_point_name_is_the_one_refused(
+    site, monkeypatch
+):
+    pytest.importorskip("tlkit_targets")
+    # its entry point is called "targets", like tlkit-targets'; pluggy can hold only one
+    make_distribution(site, "aaa-copycat", "copycat_plugin_mod", CLASHING, "targets")
+    host = PluginHost(strict=False)
+    registry = host.ensure_registered()
+    assert host.plugins["targets"].error is None
+    assert host.plugins["targets"].distribution == "tlkit-targets"
+    assert registry.get("target", "quadratic-feature").plugin == "targets"
+    assert "single-index" in registry.names("target")  # the built-in plugin is whole
+    copycat = host.plugins["targets (aaa-copycat)"]
+    assert copycat.error == (
+        "PluginError: entry-point name 'targets' is already used by distribution "
+        "'tlkit-targets'; rename the entry point under [project.entry-points.tlkit] in "
+        "'aaa-copycat''s pyproject.toml"
+    )
+    assert "clash-only" not in registry.names("target")
+    monkeypatch.setenv("TLKIT_STRICT_PLUGINS", "1")
+    monkeypatch.setenv("TLKIT_DISABLE_PLUGINS", "broken,badreg")
+    with pytest.raises(PluginError, match="entry-point name 'targets' is already used"):
+        PluginHost()
+
+
+BAD_SIGNATURE = """
+import tlkit
+
+@tlkit.hookimpl
+def tlkit_register_targets(reg):
+    pass
+"""
+
+
+def test_a_bad_hook_signature_is_reported_with_pluggys_reason(tmp_path, monkeypatch):
+    site = tmp_path / "site3"
+    site.mkdir()
+    make_distribution(site, "sig-plugin", "sig_plugin_mod", BAD_SIGNATURE, "sig")
+    monkeypatch.syspath_prepend(str(site))
+    monkeypatch.setenv("TLKIT_LOAD_PLUGINS", "sig")
+    error = PluginHost(strict=False).plugins["sig"].error
+    # pluggy says what is wrong on the lines after its first: all of it, on one line
+    assert "\n" not in error and "{'reg'}" in error and "tlkit_register_targets" in error
+
+
+def test_every_command_warns_about_a_plugin_that_did_not_load(site):
+    env = {**os.environ, "PYTHONPATH": str(site), "TLKIT_LOAD_PLUGINS": "good,broken"}
+    run = subprocess.run(
+        [sys.executable, "-m", "tlkit", "describe", "target", "ep-target"],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    assert run.returncode == 0, run.stderr
+    assert run.stderr.splitlines() == [
+        "warning: plugin 'broken' not loaded: RuntimeError: this plugin is broken on purpose "
+        "(see 'tlkit plugins')"
+    ]
+    # `tlkit plugins` shows it in its table instead
+    listing = subprocess.run(
+        [sys.executable, "-m", "tlkit", "plugins"], capture_output=True, text=True, env=env
+    )
+    assert "warning" not in listing.stderr and "broken on purpose" in listing.stdout

@@ -485,6 +485,15 @@ def main(argv: list[str] | None = None) -> None:
     except TlkitError as exc:  # strict mode: a broken plugin is fatal
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)
+    args = sys.argv[1:] if argv is None else argv
+    if "plugins" not in args[:1]:
+        # a plugin with only observer hooks (a logger) fails silently otherwise
+        for info in host.plugins.values():
+            if info.error:
+                warnings.warn(
+                    f"plugin {info.name!r} not loaded: {info.error} (see 'tlkit plugins')",
+                    stacklevel=1,
+                )
     # Ctrl-C is recorded too, so one that JAX's gc callback swallows is raised again
     # at the next stage, probe or cell (tlkit.interrupts).
     with sigint_recorded():

@@ -85,8 +85,10 @@ def _env_list(name: str) -> set[str] | None:
 
 
 def _one_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0] if text else ''}".rstrip(": ")
+    # all of the message on one line: pluggy's validation errors say what is wrong on
+    # their second and third lines
+    text = " ".join(line.strip() for line in str(exc).strip().splitlines() if line.strip())
+    return f"{type(exc).__name__}: {text}".rstrip(": ")
 
 
 class PluginHost:
@@ -120,23 +122,30 @@ class PluginHost:
         allow = _env_list("TLKIT_LOAD_PLUGINS")
         deny = _env_list("TLKIT_DISABLE_PLUGINS") or set()
         entry_points = importlib_metadata.entry_points(group=ENTRY_POINT_GROUP)
-        for ep in sorted(entry_points, key=lambda e: e.name):
+        # tlkit's own distributions first, so that another distribution reusing one of
+        # their entry-point names is the one refused
+        for ep in sorted(entry_points, key=lambda e: (not _first_party(_dist_name(e)), e.name)):
             if (allow is not None and ep.name not in allow) or ep.name in deny:
                 continue
             dist = getattr(ep, "dist", None)
             info = PluginInfo(
                 name=ep.name,
                 version=getattr(dist, "version", None),
-                distribution=getattr(dist, "name", None),
+                distribution=_dist_name(ep),
             )
+            if ep.name in self.plugins:
+                self._refuse_duplicate_entry_point(info)
+                continue
             self.plugins[ep.name] = info
+            module: object = None
             try:
                 module = ep.load()
                 self.pm.register(module, name=ep.name)
                 self.pm.check_pending()
             except Exception as exc:  # a broken plugin is reported, not fatal
-                # check_pending failing (a misspelled hook) leaves it registered: undo
-                if self.pm.has_plugin(ep.name):
+                # check_pending failing (a misspelled hook) leaves it registered: undo,
+                # but only what this entry point registered
+                if module is not None and self.pm.get_plugin(ep.name) is module:
                     self.pm.unregister(name=ep.name)
                 self._fail(info, exc, "failed to load")
         if allow is not None:
@@ -146,6 +155,26 @@ class PluginHost:
                     PluginError("not installed (named in TLKIT_LOAD_PLUGINS)"),
                     "failed to load",
                 )
+
+    def _refuse_duplicate_entry_point(self, info: PluginInfo) -> None:
+        """A second distribution with an entry point of a loaded plugin's name: not loaded.
+
+        pluggy keys plugins by name, so it cannot hold both; the first (tlkit's own
+        plugins come first) keeps working and the newcomer is reported under its own key.
+        """
+        first = self.plugins[info.name]
+        key = f"{info.name} ({info.distribution or 'unknown distribution'})"
+        info = PluginInfo(name=key, version=info.version, distribution=info.distribution)
+        self.plugins[key] = info
+        self._fail(
+            info,
+            PluginError(
+                f"entry-point name {first.name!r} is already used by distribution "
+                f"{first.distribution!r}; rename the entry point under "
+                f"[project.entry-points.tlkit] in {info.distribution!r}'s pyproject.toml"
+            ),
+            "not loaded",
+        )
 
     def add_plugin(self, plugin: object, name: str, version: str | None = None) -> None:
         """Register an in-process plugin object (tests and notebooks)."""
@@ -196,11 +225,7 @@ class PluginHost:
     def _registration_order(self, impl: Any) -> tuple[int, str]:
         """tlkit's own plugins first, then the others by name (stable across runs)."""
         info = self.plugins.get(impl.plugin_name)
-        # distribution names as metadata may spell them (tlkit_targets, TLKIT-Nets)
-        dist = (
-            re.sub(r"[-_.]+", "-", info.distribution).lower() if info and info.distribution else ""
-        )
-        first_party = dist in FIRST_PARTY
+        first_party = _first_party(info.distribution if info else None)
         return (0 if first_party else 1, impl.plugin_name)
 
     def _register_callback(self, kind: str, plugin: str) -> Callable[..., None]:
@@ -218,18 +243,38 @@ class PluginHost:
         return register
 
     def register_commands(self, cli: Any) -> None:
-        """Let plugins add CLI commands; a plugin whose hook raises is reported."""
-        for impl in self.pm.hook.tlkit_register_commands.get_hookimpls():
-            info = self.plugins.setdefault(impl.plugin_name, PluginInfo(name=impl.plugin_name))
+        """Let plugins add CLI commands.
+
+        A command named like one that exists (tlkit's own, or an earlier plugin's) is
+        not loaded: the first is kept, with a warning, as for components. A plugin
+        whose hook raises is reported and withdrawn: its commands and its components.
+        """
+        hookimpls = self.pm.hook.tlkit_register_commands.get_hookimpls()
+        for impl in sorted(hookimpls, key=self._registration_order):
+            name = impl.plugin_name
+            info = self.plugins.setdefault(name, PluginInfo(name=name))
             if info.error:
                 continue
-            before = set(cli.commands)
+            before = dict(cli.commands)
             try:
                 _call_impl(impl, cli=cli)
             except Exception as exc:
+                cli.commands.clear()
+                cli.commands.update(before)
+                self.registry.remove_plugin(name)
+                info.components = {}
                 self._fail(info, exc, "failed to add commands")
+                self.registry.broken[name] = info.error or ""
                 continue
-            added = sorted(set(cli.commands) - before)
+            for command, original in before.items():
+                if cli.commands.get(command) is not original:
+                    cli.commands[command] = original
+                    message = f"command {command!r} already exists"
+                    info.conflicts.append(f"{message} (kept the first)")
+                    if self.strict:
+                        raise PluginError(f"plugin {name!r}: {message}")
+                    warnings.warn(f"plugin {name!r}: {message}; the first is kept", stacklevel=2)
+            added = sorted(set(cli.commands) - set(before))
             info.components.setdefault("command", [])
             info.components["command"] = sorted(set(info.components["command"]) | set(added))
 
@@ -248,6 +293,18 @@ class PluginHost:
 
     def working_plugins(self) -> Iterable[PluginInfo]:
         return (p for p in self.plugins.values() if p.error is None)
+
+
+def _dist_name(ep: Any) -> str | None:
+    dist = getattr(ep, "dist", None)
+    return getattr(dist, "name", None)
+
+
+def _first_party(distribution: str | None) -> bool:
+    """Whether a distribution is one of tlkit's own plugins (however metadata spells it)."""
+    if not distribution:
+        return False
+    return re.sub(r"[-_.]+", "-", distribution).lower() in FIRST_PARTY
 
 
 def _call_impl(impl: Any, **kwargs: Any) -> Any:
