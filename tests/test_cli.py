@@ -273,3 +273,27 @@ def test_new_target_refuses_a_name_already_installed(invoke, tmp_path):
     result = invoke("new", "target", "staircase", "--dir", str(tmp_path))
     assert result.exit_code == 0, result.output
     assert (tmp_path / "tlkit-staircase" / "pyproject.toml").is_file()
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("fake", "error: a plugin named 'fake' is already installed (in-process); choose"),
+        # its package would be the distribution tlkit-nets: pip would replace the real one
+        ("nets", "error: a distribution 'tlkit-nets' is already installed: installing the new"),
+        ("mine", "error: a Python package 'tlkit_mine' already exists; choose another name"),
+        ("import", "error: 'import' is a Python keyword and cannot name the package; choose"),
+    ],
+)
+def test_new_target_refuses_names_its_package_would_clash_on(
+    invoke, tmp_path, monkeypatch, name, message
+):
+    pytest.importorskip("tlkit_nets")
+    (tmp_path / "site" / "tlkit_mine").mkdir(parents=True)
+    (tmp_path / "site" / "tlkit_mine" / "__init__.py").write_text("")
+    monkeypatch.syspath_prepend(str(tmp_path / "site"))
+    out = tmp_path / "out"
+    result = invoke("new", "target", name, "--dir", str(out))
+    assert result.exit_code == 2
+    assert result.output.strip().startswith(message), result.output
+    assert not out.exists()

@@ -414,14 +414,9 @@ def new_group() -> None:
 @click.pass_context
 def new_target_command(ctx: click.Context, name: str, directory: str) -> None:
     """Create an installable target-plugin package NAME with a passing test."""
-    from tlkit.scaffold import new_target_plugin
+    from tlkit.scaffold import check_name_is_free, new_target_plugin
 
-    registry = _host(ctx).ensure_registered()
-    if name in registry.names("target"):
-        owner = registry.get("target", name).plugin
-        raise TlkitError(
-            f"a target named {name!r} is already installed (plugin {owner!r}); choose another name"
-        )
+    check_name_is_free(name, _host(ctx))
     path = new_target_plugin(name, Path(directory))
     click.echo(f"created {path}; install it with: pip install -e {path}")
 

@@ -10,12 +10,16 @@ from __future__ import annotations
 
 import keyword
 import re
-from importlib import resources
+from importlib import metadata, resources, util
 from importlib.resources.abc import Traversable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tlkit.atomic import atomic_directory
 from tlkit.errors import ConfigError
+
+if TYPE_CHECKING:
+    from tlkit.plugins import PluginHost
 
 #: a target name: lower-case words separated by single hyphens, starting with a letter
 _NAME = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
@@ -35,7 +39,11 @@ def plugin_names(name: str) -> dict[str, str]:
         ConfigError: if ``name`` is not lower-case letters, digits and single hyphens
             starting with a letter.
     """
-    if not isinstance(name, str) or not _NAME.match(name) or keyword.iskeyword(name):
+    if isinstance(name, str) and keyword.iskeyword(name):
+        raise ConfigError(
+            f"{name!r} is a Python keyword and cannot name the package; choose another name"
+        )
+    if not isinstance(name, str) or not _NAME.match(name):
         raise ConfigError(
             f"target name must be lower-case letters, digits and single '-' starting with a "
             f"letter (e.g. 'sparse-parity'); got {name!r}"
@@ -47,6 +55,44 @@ def plugin_names(name: str) -> dict[str, str]:
         "package": "tlkit_" + "_".join(parts),
         "classname": "".join(p[:1].upper() + p[1:] for p in parts),
     }
+
+
+def check_name_is_free(name: str, host: PluginHost) -> None:
+    """Refuse a name whose package would clash with what is installed.
+
+    The package derives four names from the target name: the target, the entry point
+    (``name``), the distribution (``tlkit-name``) and the import package
+    (``tlkit_name``). Installing a package whose distribution is already installed
+    replaces it (``tlkit new target nets`` would uninstall tlkit-nets).
+
+    Raises:
+        ConfigError: naming what is installed under that name.
+    """
+    names = plugin_names(name)
+    registry = host.ensure_registered()
+    if name in registry.names("target"):
+        owner = registry.get("target", name).plugin
+        raise ConfigError(
+            f"a target named {name!r} is already installed (plugin {owner!r}); choose another name"
+        )
+    if name in host.plugins:
+        raise ConfigError(
+            f"a plugin named {name!r} is already installed "
+            f"({host.plugins[name].distribution or 'in-process'}); choose another name"
+        )
+    try:
+        metadata.distribution(names["distribution"])
+    except metadata.PackageNotFoundError:
+        pass
+    else:
+        raise ConfigError(
+            f"a distribution {names['distribution']!r} is already installed: installing the "
+            "new package would replace it; choose another name"
+        )
+    if util.find_spec(names["package"]) is not None:
+        raise ConfigError(
+            f"a Python package {names['package']!r} already exists; choose another name"
+        )
 
 
 def new_target_plugin(name: str, directory: Path) -> Path:
