@@ -7,14 +7,16 @@ exit with status 2; no traceback.
 from __future__ import annotations
 
 import json
+import os
 import sys
+import traceback
 import warnings
 from pathlib import Path
 from typing import Any
 
 import click
 
-from tlkit.errors import TlkitError
+from tlkit.errors import ComponentError, TlkitError
 from tlkit.interrupts import interrupted, sigint_recorded
 from tlkit.sweep_cli import executor_options
 
@@ -56,7 +58,14 @@ class TlkitGroup(click.Group):
         except TlkitError as exc:
             # one line even when a wrapped library message spans several
             lines = str(exc).strip().splitlines()
-            click.echo(f"error: {lines[0] if lines else type(exc).__name__}", err=True)
+            line = lines[0] if lines else type(exc).__name__
+            if isinstance(exc, ComponentError) and exc.__cause__ is not None:
+                # a plugin's bug: its author needs the traceback, a user one line
+                if os.environ.get("TLKIT_TRACEBACK", "") not in ("", "0"):
+                    traceback.print_exception(exc.__cause__)
+                else:
+                    line += " (TLKIT_TRACEBACK=1 shows where)"
+            click.echo(f"error: {line}", err=True)
             ctx.exit(2)
         except _HELP_REQUESTS:
             raise  # `tlkit new` alone: click prints the group's help, as it should

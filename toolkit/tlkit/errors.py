@@ -32,6 +32,14 @@ class PluginError(TlkitError):
     """A plugin failed to load or register (fatal only in strict mode)."""
 
 
+class ComponentError(PluginError):
+    """A plugin's component broke its contract while running (a probe that raised or
+    returned malformed outputs, a trainer that returned no FitReport, a target whose
+    samples have the wrong shape). The message names the component and its plugin;
+    the original exception, if any, is the ``__cause__`` (``TLKIT_TRACEBACK=1`` makes
+    the CLI print it)."""
+
+
 class DuplicateComponentError(PluginError):
     """A plugin registered a name another plugin already holds."""
 
@@ -45,3 +53,13 @@ class ProbeNotApplicable(Exception):
 
     The message says why, e.g. ``"network has no scalar learned feature"``.
     """
+
+
+def is_out_of_memory(exc: BaseException) -> bool:
+    """Whether ``exc`` is the host or an accelerator running out of memory."""
+    if isinstance(exc, MemoryError):
+        return True
+    text = str(exc)
+    return isinstance(exc, RuntimeError) and (
+        "RESOURCE_EXHAUSTED" in text or "out of memory" in text.lower()
+    )

@@ -15,6 +15,7 @@ Stages and the hooks fired between them::
 from __future__ import annotations
 
 import dataclasses
+import json
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
@@ -28,10 +29,18 @@ import xarray as xr
 from tlkit import checkpoint, results
 from tlkit.atomic import atomic_directory, ensure_writable_dir
 from tlkit.config import ComponentConfig, RunConfig, parse_probes
-from tlkit.errors import ConfigError, ProbeNotApplicable, RunDirectoryError, TlkitError
+from tlkit.errors import (
+    ComponentError,
+    ConfigError,
+    ProbeNotApplicable,
+    RunDirectoryError,
+    TlkitError,
+    is_out_of_memory,
+)
 from tlkit.interrupts import raise_if_interrupted
 from tlkit.params import HOST_PARAMETERS, jsonable, resolve_parameters
 from tlkit.plugins import PluginHost, get_host
+from tlkit.probe_contract import outputs_problem
 from tlkit.registry import check_pairing
 from tlkit.run import Run
 from tlkit.types import FitReport, ProbeOutput, StageReport
@@ -218,8 +227,11 @@ def _fit(
 ) -> FitReport:
     collected: list[StageReport] = []
 
+    trainer = f"trainer {components.config.trainer.name!r}" if components.config.trainer else ""
+
     def on_stage(report: StageReport) -> None:
         raise_if_interrupted()
+        check_stage_report(trainer, report)
         collected.append(report)
         stages = list(components.trainer.stages)
         index = stages.index(report.stage) if report.stage in stages else len(stages)
@@ -231,10 +243,28 @@ def _fit(
     data = run_tmp.train_data()
     report = components.trainer.fit(components.model, data, on_stage)
     if not isinstance(report, FitReport):
-        raise TypeError(f"trainer {type(components.trainer).__name__} returned {type(report)}")
+        raise ComponentError(
+            f"{trainer}: fit() must return a tlkit.types.FitReport, got {type(report).__name__}"
+        )
     if not report.stages:  # trainers may rely on the host to keep their stage reports
         report.stages = collected
     return report
+
+
+def check_stage_report(trainer: str, report: Any) -> None:
+    """A trainer's stage report must be a StageReport whose info JSON can hold."""
+    if not isinstance(report, StageReport):
+        raise ComponentError(
+            f"{trainer}: on_stage() takes a tlkit.types.StageReport, got {type(report).__name__}"
+        )
+    for key, value in report.info.items():
+        try:
+            json.dumps(jsonable(value))
+        except (TypeError, ValueError) as exc:
+            raise ComponentError(
+                f"{trainer}: stage {report.stage!r} info[{key!r}] cannot be saved in the "
+                f"manifest ({exc}); report numbers, strings, lists or dicts of them"
+            ) from None
 
 
 def train(
@@ -293,10 +323,28 @@ def train(
         report,
         component_params=components.params,
     )
-    ds = analyze(run, probes=probe_list, host=host, write=False) if probe_list else None
-    raise_if_interrupted()
+    raise_if_interrupted()  # a Ctrl-C during training: nothing is written
     if out_path is not None:
-        save_run(run, out_path, host, results_ds=ds, force=force)
+        # saved before probing: a probe that fails (or a Ctrl-C while probing) must not
+        # cost the trained network; its results.nc is added below
+        save_run(run, out_path, host, force=force)
+    try:
+        ds = analyze(run, probes=probe_list, host=host) if probe_list else None
+    except TlkitError as exc:
+        if out_path is None:
+            raise
+        raise type(exc)(
+            f"{exc} (the trained run is saved in {out_path}; probe it again with "
+            f"'tlkit analyze {out_path}')"
+        ) from exc.__cause__
+    except Exception as exc:
+        if out_path is not None and is_out_of_memory(exc):
+            warnings.warn(
+                f"the trained run is saved in {out_path}; probe it again with 'tlkit analyze "
+                f"{out_path}' (smaller n_test, or fewer probes)",
+                stacklevel=2,
+            )
+        raise
     run.results = ds
     host.emit("tlkit_run_finished", run=run, results=ds)
     return run
@@ -527,13 +575,27 @@ def analyze(
         check_replaceable_results(out_path)
     outputs: dict[str, Mapping[str, ProbeOutput]] = {}
     skipped: dict[str, str] = {}
+    registry = host.ensure_registered()
     for name, probe in built:
         raise_if_interrupted()
+        label = f"probe {name!r} (plugin {registry.get('probe', name).plugin!r})"
         try:
-            outputs[name] = probe(run)
+            output = probe(run)
         except ProbeNotApplicable as exc:
             skipped[name] = str(exc)
             warnings.warn(f"probe {name!r} skipped: {exc}", stacklevel=2)
+            continue
+        except TlkitError:
+            raise
+        except Exception as exc:
+            if is_out_of_memory(exc):
+                raise
+            text = " ".join(str(exc).split())
+            raise ComponentError(f"{label} raised {type(exc).__name__}: {text}") from exc
+        problem = outputs_problem(output)
+        if problem is not None:
+            raise ComponentError(f"{label} broke the probe contract: {problem}")
+        outputs[name] = output
     raise_if_interrupted()  # one dropped inside the last probe: stop before writing
     ds = results.label_run(
         run,

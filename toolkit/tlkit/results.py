@@ -91,9 +91,16 @@ def label_run(
         A dataset following the tlkit results schema.
     """
     variables: dict[str, xr.DataArray] = {}
+    failed = run.fit.status != "ok"
     for probe, quantities in outputs.items():
         for quantity, output in quantities.items():
-            variables[variable_name(probe, quantity)] = to_dataarray(output, probe)
+            da = to_dataarray(output, probe)
+            if failed:
+                # a network that did not train measures nothing: whatever a probe made
+                # of it (a trainer may report failure and leave finite weights) must not
+                # enter a sweep's medians
+                da = xr.full_like(da, np.nan, dtype=np.float64)
+            variables[variable_name(probe, quantity)] = da
     # Curves are named after the trainer: two trainers may report a curve of the same
     # name over different axes (layer-wise: step_size x ridge; joint: step), and runs
     # of both must still combine into one dataset.

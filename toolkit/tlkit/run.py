@@ -15,6 +15,7 @@ import jax
 import jax.numpy as jnp
 
 from tlkit.config import RunConfig
+from tlkit.errors import ComponentError
 from tlkit.sampling import BlockSource
 from tlkit.types import Array, FitReport, Target, TrainData
 
@@ -31,19 +32,54 @@ def sample_split(target: Target, config: RunConfig, split: str, n: int) -> tuple
     """Sample one split of the run's data deterministically."""
     dtype = jnp.dtype(config.dtype)
     X, y = target.sample(split_key(config, split), n, dtype=dtype)
+    check_sample(config.target.name, X, y, n, target.d, dtype)
     return X, y
+
+
+def check_sample(name: str, X: Any, y: Any, n: int, d: int, dtype: Any) -> None:
+    """Refuse samples that break the target contract (shapes and dtype are static).
+
+    A wrong shape would otherwise surface as a JAX traceback deep in a trainer, or
+    worse, train and save a network that cannot be loaded again.
+
+    Raises:
+        ComponentError: naming the target, what it returned and what was asked.
+    """
+    dtype = jnp.dtype(dtype)
+    got = (tuple(getattr(X, "shape", ())), tuple(getattr(y, "shape", ())))
+    dtypes = (getattr(X, "dtype", None), getattr(y, "dtype", None))
+    if got != ((n, d), (n,)) or dtypes != (dtype, dtype):
+        raise ComponentError(
+            f"target {name!r}: sample(key, {n}, dtype={dtype.name}) returned X of shape "
+            f"{got[0]} ({dtypes[0]}) and y of shape {got[1]} ({dtypes[1]}); the contract "
+            f"is X ({n}, {d}) and y ({n},), both {dtype.name} (tlkit.testing.check_target "
+            "checks the whole contract)"
+        )
 
 
 def train_blocks(target: Target, config: RunConfig) -> BlockSource:
     """The training split of a run with ``train_block_size`` set, as a block source."""
     assert config.train_block_size is not None
     return BlockSource(
-        target.sample,
+        CheckedSampler(target, config.target.name),
         split_key(config, "train"),
         config.n_train,
         config.train_block_size,
         jnp.dtype(config.dtype),
     )
+
+
+@dataclass(frozen=True)
+class CheckedSampler:
+    """A target's ``sample`` whose every draw is checked by :func:`check_sample`."""
+
+    target: Target
+    name: str
+
+    def __call__(self, key: Array, n: int, dtype: Any = jnp.float32) -> tuple[Array, Array]:
+        X, y = self.target.sample(key, n, dtype=dtype)
+        check_sample(self.name, X, y, n, self.target.d, dtype)
+        return X, y
 
 
 @dataclass

@@ -41,7 +41,7 @@ import xarray as xr
 
 from tlkit import dims, results
 from tlkit.config import ComponentConfig, RunConfig, is_seed, parse_probes
-from tlkit.errors import ConfigError
+from tlkit.errors import ComponentError, ConfigError
 from tlkit.interrupts import raise_if_interrupted
 from tlkit.params import resolve_parameters
 from tlkit.plugins import PluginHost, get_host
@@ -541,7 +541,10 @@ class _StageRouter:
         self.index, self.last = index, -1
 
     def __call__(self, report: StageReport) -> None:
+        from tlkit.pipeline import check_stage_report
+
         raise_if_interrupted()
+        check_stage_report(f"trainer {self.configs[0].trainer.name!r}", report)  # type: ignore[union-attr]
         pos = self.stages.index(report.stage) if report.stage in self.stages else len(self.stages)
         if pos <= self.last and self.index + 1 < len(self.configs):
             self.index += 1
@@ -602,14 +605,14 @@ def train_many(
         for i, (b, data) in enumerate(zip(built, datas, strict=True)):
             router.begin(i)
             reports.append(b.trainer.fit(b.model, data, router))
+    label = f"trainer {first.trainer.name!r}"  # type: ignore[union-attr]
     if len(reports) != len(runs):
-        raise TypeError(
-            f"trainer {first.trainer.name!r} returned {len(reports)} reports "  # type: ignore[union-attr]
-            f"for {len(runs)} models"
-        )
+        raise ComponentError(f"{label}: returned {len(reports)} reports for {len(runs)} models")
     for run, report, collected in zip(runs, reports, router.collected, strict=True):
         if not isinstance(report, FitReport):
-            raise TypeError(f"trainer {first.trainer.name!r} returned {type(report)}")  # type: ignore[union-attr]
+            raise ComponentError(
+                f"{label}: fit() must return a tlkit.types.FitReport, got {type(report).__name__}"
+            )
         if not report.stages:  # trainers may rely on the host to keep their stage reports
             report.stages = collected
         run.fit = report
