@@ -41,6 +41,31 @@ def numpy_ridge(Phi: np.ndarray, y: np.ndarray, lam: float) -> np.ndarray:
     return np.linalg.solve(Phi.T @ Phi / n + lam * np.eye(p), Phi.T @ y / n)
 
 
+def relative_ridge(Phi: np.ndarray, lam: float) -> float:
+    """``ridge_units="relative"``: λ times the mean eigenvalue of ΦᵀΦ/n, i.e. λ tr(ΦᵀΦ/n)/p."""
+    n, p = Phi.shape
+    return lam * np.trace(Phi.T @ Phi / n) / p
+
+
+def numpy_validation_grid(
+    features: list[tuple[np.ndarray, np.ndarray]],
+    y2: np.ndarray,
+    y_val: np.ndarray,
+    ridges: list[float],
+) -> np.ndarray:
+    """The (step size, ridge) selection grid in NumPy: ``(len(features), len(ridges))``.
+
+    ``features[i]`` is step size i's (Φ on D2, Φ on the validation set); each ridge is
+    solved on D2 at the relative ridge and scored by its MSE on the validation set.
+    """
+    grid = np.empty((len(features), len(ridges)))
+    for i, (Phi2, Phi_val) in enumerate(features):
+        for j, lam in enumerate(ridges):
+            a = numpy_ridge(Phi2, y2, relative_ridge(Phi2, lam))
+            grid[i, j] = np.mean((Phi_val @ a - y_val) ** 2)
+    return grid
+
+
 def quadratic_sample(key: jax.Array, n: int, dtype=jnp.float32) -> tuple[jax.Array, jax.Array]:
     """The quadratic problem with a target's ``sample(key, n, dtype=...)`` signature."""
     X, y, _ = quadratic_problem(key, n, 8, dtype)

@@ -8,7 +8,14 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from nets_testlib import make_block_data, make_data, numpy_ridge, quadratic_problem
+from nets_testlib import (
+    make_block_data,
+    make_data,
+    numpy_ridge,
+    numpy_validation_grid,
+    quadratic_problem,
+    relative_ridge,
+)
 from tlkit.errors import ParameterError
 from tlkit.numerics.kernels import random_feature_kernel
 from tlkit.sampling import BlockSource
@@ -30,6 +37,13 @@ def _fit(model, data, stages, **options):
 
 def _h0(model, X: np.ndarray) -> np.ndarray:
     return np.abs(X @ np.asarray(model.V[...]).T) - math.sqrt(2 / math.pi)
+
+
+def _numpy_direction(model, a0: np.ndarray, b0: np.ndarray, X1: np.ndarray, y1: np.ndarray):
+    """ĝ = (1/n1) Σ (y - c0) h0(x) on D1 (relu σ1, abs σ2) and φ̂(X) = <ĝ, h0(X)>/m2."""
+    c0 = np.mean(a0 * np.maximum(b0, 0))
+    g = ((y1 - c0)[:, None] * _h0(model, X1)).mean(0)
+    return g, lambda X: _h0(model, X) @ g / model.m2
 
 
 def test_fit_reports_and_curves(stages: list) -> None:
@@ -66,8 +80,43 @@ def test_trained_network_matches_numpy_algorithm(stages: list) -> None:
     assert s[1] / s[0] < 1e-12
     np.testing.assert_allclose(np.asarray(model.learned_feature(data.X)), phi_ref, rtol=1e-9)
     Phi2 = np.asarray(model.representations(data.X[n1:])["h2"]) / ARCH["m1"]
-    a_ref = numpy_ridge(Phi2, y[n1:], stages[1].info["ridge_abs"])
+    # relative ridge units: λ times the mean eigenvalue of Φ2ᵀΦ2/n2, derived here
+    lam_abs = relative_ridge(Phi2, stages[1].info["ridge"])
+    assert stages[1].info["ridge_abs"] == pytest.approx(lam_abs, rel=1e-9)
+    a_ref = numpy_ridge(Phi2, y[n1:], lam_abs)
     np.testing.assert_allclose(np.asarray(model.a[...]), a_ref, rtol=1e-7, atol=1e-9)
+
+
+@pytest.mark.parametrize("form", ["standardized", "literal"])
+def test_step_size_and_ridge_are_chosen_on_the_validation_set(form: str, stages: list) -> None:
+    """The whole val_mse grid rebuilt in NumPy (φ̂, slopes, ridge solves, MSE on X_val)."""
+    model = three_layer(d=D, seed=8, dtype="float64", **ARCH)
+    a0, b0 = np.asarray(model.a[...]), np.asarray(model.b[...])
+    data = make_data(8, 256, D, n_val=200, dtype=jnp.float64)
+    _fit(model, data, stages, feature_form=form)
+    X, y, n1 = np.asarray(data.X), np.asarray(data.y), 128
+    _, phi = _numpy_direction(model, a0, b0, X[:n1], y[:n1])
+    phi2, phi_val = phi(X[n1:]), phi(np.asarray(data.X_val))
+    mu, sd = phi2.mean(), phi2.std()
+
+    def features(values: np.ndarray, step: float) -> np.ndarray:
+        if form == "standardized":  # slope s a_i on the standardized φ̂
+            pre = step * a0 * (values[:, None] - mu) / sd
+        else:  # slope η a_i σ1'(b_i), η = step / sd(φ̂ on D2)
+            pre = values[:, None] * (step / sd) * a0 * (b0 > 0)
+        return np.maximum(pre + b0, 0) / ARCH["m1"]
+
+    steps, ridges = GRID["step_sizes"], GRID["ridges"]
+    grid = numpy_validation_grid(
+        [(features(phi2, s), features(phi_val, s)) for s in steps],
+        y[n1:],
+        np.asarray(data.y_val),
+        ridges,
+    )
+    np.testing.assert_allclose(stages[0].curves["val_mse"].values, grid, rtol=1e-8)
+    i, j = np.unravel_index(np.argmin(grid), grid.shape)
+    assert (stages[0].info["step_size"], stages[1].info["ridge"]) == (steps[i], ridges[j])
+    assert stages[1].info["val_mse"] == pytest.approx(grid[i, j], rel=1e-8)
 
 
 def test_standardized_form_sees_standardized_feature(stages: list) -> None:
