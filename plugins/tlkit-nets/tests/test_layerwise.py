@@ -21,7 +21,7 @@ from tlkit.numerics.kernels import random_feature_kernel
 from tlkit.sampling import BlockSource
 from tlkit.testing import check_architecture
 from tlkit.types import TrainData
-from tlkit_nets.layerwise import layer_wise
+from tlkit_nets.layerwise import autodiff_step, layer_wise
 from tlkit_nets.stage2 import Stage2Spec, fit_output_weights
 from tlkit_nets.three_layer import three_layer
 from tlkit_nets.two_layer import two_layer
@@ -139,6 +139,26 @@ def test_literal_form_kills_relu_neurons_with_negative_bias(stages: list) -> Non
     assert stages[0].info["eta1_raw"] == pytest.approx(
         stages[0].info["eta"] * ARCH["m1"] / ARCH["m2"]
     )
+
+
+def test_literal_step_is_the_autodiff_step_and_the_numpy_outer_product(stages: list) -> None:
+    """The W a literal fit writes is the nnx.grad step at the reported η1, and
+    outer(η a σ1'(b)/m2, ĝ) with η = step/sd(φ̂ on D2) derived here (docs/networks.md)."""
+    model = three_layer(d=D, seed=9, dtype="float64", **ARCH)
+    fresh = three_layer(d=D, seed=9, dtype="float64", **ARCH)
+    a0, b0 = np.asarray(fresh.a[...]), np.asarray(fresh.b[...])
+    data = make_data(9, 256, D, dtype=jnp.float64)
+    _fit(model, data, stages, feature_form="literal")
+    info, n1 = stages[0].info, 128
+    W = np.asarray(model.W[...])
+    W_grad = autodiff_step(fresh, data.X[:n1], data.y[:n1], info["eta1_raw"])
+    np.testing.assert_allclose(W, np.asarray(W_grad), rtol=1e-9, atol=1e-14)
+    X, y = np.asarray(data.X), np.asarray(data.y)
+    g, phi = _numpy_direction(fresh, a0, b0, X[:n1], y[:n1])
+    eta = info["step_size"] / phi(X[n1:]).std()
+    np.testing.assert_allclose(W, np.outer(eta * a0 * (b0 > 0) / ARCH["m2"], g), rtol=1e-9)
+    assert info["eta"] == pytest.approx(eta, rel=1e-9)
+    assert info["eta1_raw"] == pytest.approx(eta * ARCH["m1"] / ARCH["m2"], rel=1e-9)
 
 
 def test_autodiff_and_streamed_stage1_agree(stages: list) -> None:
