@@ -5,7 +5,7 @@ from __future__ import annotations
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from nets_testlib import make_data, numpy_ridge
+from nets_testlib import make_data, numpy_ridge, numpy_validation_grid, relative_ridge
 from tlkit.errors import ParameterError
 from tlkit.testing import check_architecture
 from tlkit_nets.onestep import one_step, random_features
@@ -34,6 +34,18 @@ def test_forward_matches_numpy() -> None:
     np.testing.assert_allclose(model(jnp.asarray(X)), np.tanh(X @ W.T + b) @ a / 9, rtol=1e-12)
 
 
+def _relu_features(W: np.ndarray, b: np.ndarray, X: np.ndarray) -> np.ndarray:
+    return np.maximum(X @ W.T + b, 0) / W.shape[0]
+
+
+def _relu_gradient(W, b, a, X1, y1) -> np.ndarray:
+    """∇_W (1/(2n)) Σ (f - y)² of the ReLU two-layer network f = relu(XWᵀ + b) a / m."""
+    m, n = W.shape[0], X1.shape[0]
+    pre = X1 @ W.T + b
+    resid = np.maximum(pre, 0) @ a / m - y1
+    return ((resid[:, None] * (pre > 0) * a / m).T @ X1) / n
+
+
 def test_one_step_is_a_numpy_gradient_step_then_ridge(stages: list) -> None:
     model = two_layer(d=D, seed=2, m=16, dtype="float64")
     W0, b, a0 = (np.asarray(v[...]) for v in (model.W, model.b, model.a))
@@ -41,18 +53,39 @@ def test_one_step_is_a_numpy_gradient_step_then_ridge(stages: list) -> None:
     report = one_step(step_sizes=[0.5, 1.0], **GRID).fit(model, data, stages.append)
     assert report.status == "ok" and [s.stage for s in stages] == ["stage1", "stage2"]
     X, y = np.asarray(data.X), np.asarray(data.y)
-    X1, y1 = X[:100], y[:100]
-    pre = X1 @ W0.T + b
-    resid = np.maximum(pre, 0) @ a0 / 16 - y1
-    grad = ((resid[:, None] * (pre > 0) * a0 / 16).T @ X1) / 100  # ∇_W (1/(2n)) Σ (f - y)²
-    W1 = W0 - stages[0].info["step_abs"] * grad
+    W1 = W0 - stages[0].info["step_abs"] * _relu_gradient(W0, b, a0, X[:100], y[:100])
     np.testing.assert_allclose(np.asarray(model.W[...]), W1, rtol=1e-9, atol=1e-12)
     # relative units: the first step has Frobenius norm step_size * |W0|
     step_norm = np.linalg.norm(W1 - W0) / np.linalg.norm(W0)
     assert step_norm == pytest.approx(stages[0].info["step_size"], rel=1e-9)
-    Phi2 = np.maximum(X[100:] @ W1.T + b, 0) / 16
-    a_ref = numpy_ridge(Phi2, y[100:], stages[1].info["ridge_abs"])
+    Phi2 = _relu_features(W1, b, X[100:])
+    lam_abs = relative_ridge(Phi2, stages[1].info["ridge"])  # λ tr(Φ2ᵀΦ2/n2)/p, derived here
+    assert stages[1].info["ridge_abs"] == pytest.approx(lam_abs, rel=1e-9)
+    a_ref = numpy_ridge(Phi2, y[100:], lam_abs)
     np.testing.assert_allclose(np.asarray(model.a[...]), a_ref, rtol=1e-7, atol=1e-10)
+
+
+def test_one_step_chooses_step_size_and_ridge_on_the_validation_set(stages: list) -> None:
+    """The whole val_mse grid rebuilt in NumPy: W after one relative-units step of each
+    size, ridge on D2 at the relative ridge, MSE on (X_val, y_val)."""
+    model = two_layer(d=D, seed=5, m=16, dtype="float64")
+    W0, b, a0 = (np.asarray(v[...]) for v in (model.W, model.b, model.a))
+    data = make_data(5, 200, D, n_val=200, dtype=jnp.float64)
+    steps = [0.25, 1.0, 4.0]
+    one_step(step_sizes=steps, **GRID).fit(model, data, stages.append)
+    X, y, Xv = np.asarray(data.X), np.asarray(data.y), np.asarray(data.X_val)
+    G0 = _relu_gradient(W0, b, a0, X[:100], y[:100])
+    Ws = [W0 - s * np.linalg.norm(W0) / np.linalg.norm(G0) * G0 for s in steps]
+    grid = numpy_validation_grid(
+        [(_relu_features(W, b, X[100:]), _relu_features(W, b, Xv)) for W in Ws],
+        y[100:],
+        np.asarray(data.y_val),
+        GRID["ridges"],
+    )
+    np.testing.assert_allclose(stages[0].curves["val_mse"].values, grid, rtol=1e-8)
+    i, j = np.unravel_index(np.argmin(grid), grid.shape)
+    assert (stages[0].info["step_size"], stages[1].info["ridge"]) == (steps[i], GRID["ridges"][j])
+    np.testing.assert_allclose(np.asarray(model.W[...]), Ws[i], rtol=1e-9, atol=1e-12)
 
 
 def test_k_steps_follow_numpy_gradient_descent(stages: list) -> None:
@@ -79,8 +112,29 @@ def test_random_features_keep_w_and_fit_ridge(stages: list) -> None:
     assert report.status == "ok" and [s.stage for s in stages] == ["stage2"]
     assert stages[0].curves["val_mse"].dims == ("step_size", "ridge")
     np.testing.assert_array_equal(np.asarray(model.W[...]), W0)
-    Phi = np.maximum(np.asarray(data.X) @ W0.T + b, 0) / 16
-    a_ref = numpy_ridge(Phi, np.asarray(data.y), stages[0].info["ridge_abs"])
+    Phi = _relu_features(W0, b, np.asarray(data.X))
+    lam_abs = relative_ridge(Phi, stages[0].info["ridge"])  # λ tr(ΦᵀΦ/n)/p, derived here
+    assert stages[0].info["ridge_abs"] == pytest.approx(lam_abs, rel=1e-9)
+    a_ref = numpy_ridge(Phi, np.asarray(data.y), lam_abs)
+    np.testing.assert_allclose(np.asarray(model.a[...]), a_ref, rtol=1e-7, atol=1e-10)
+
+
+def test_random_features_choose_the_ridge_on_the_validation_set(stages: list) -> None:
+    """The val_mse curve (one step size, 0) rebuilt in NumPy: ridge on the first n2
+    training points at the relative ridge, MSE on (X_val, y_val)."""
+    model = two_layer(d=D, seed=6, m=16, dtype="float64")
+    W0, b = np.asarray(model.W[...]), np.asarray(model.b[...])
+    data = make_data(6, 150, D, n_val=200, dtype=jnp.float64)
+    random_features(n2=100, **GRID).fit(model, data, stages.append)
+    X, y = np.asarray(data.X)[:100], np.asarray(data.y)[:100]
+    Phi, Phi_val = _relu_features(W0, b, X), _relu_features(W0, b, np.asarray(data.X_val))
+    grid = numpy_validation_grid([(Phi, Phi_val)], y, np.asarray(data.y_val), GRID["ridges"])
+    curve = stages[0].curves["val_mse"]
+    assert curve.coords["step_size"] == [0.0]
+    np.testing.assert_allclose(curve.values, grid, rtol=1e-8)
+    j = int(np.argmin(grid[0]))
+    assert stages[0].info["ridge"] == GRID["ridges"][j]
+    a_ref = numpy_ridge(Phi, y, relative_ridge(Phi, GRID["ridges"][j]))
     np.testing.assert_allclose(np.asarray(model.a[...]), a_ref, rtol=1e-7, atol=1e-10)
 
 
