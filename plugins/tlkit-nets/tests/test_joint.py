@@ -40,6 +40,60 @@ def test_one_sgd_step_matches_numpy(stages: list) -> None:
     np.testing.assert_array_equal(np.asarray(model.b[...]), b)  # train_bias=False
 
 
+def test_one_mup_sgd_step_of_a_two_layer_network_matches_numpy(stages: list) -> None:
+    """µP with SGD: the learning rates of W, b and a are multiplied by the width m."""
+    m, lr = 10, 0.1
+    model = two_layer(d=D, seed=5, m=m, dtype="float64", sigma="tanh")
+    W, b, a = (np.asarray(v[...]) for v in (model.W, model.b, model.a))
+    data = make_data(5, 40, D, dtype=jnp.float64)
+    joint(
+        optimizer="sgd",
+        lr=lr,
+        steps=1,
+        batch_size=16,
+        eval_every=1,
+        parametrization="mup",
+        train_bias=True,
+    ).fit(model, data, stages.append)
+    idx = _batch_indices(data.key, 40, 16)
+    X, y = np.asarray(data.X)[idx], np.asarray(data.y)[idx]
+    h = np.tanh(X @ W.T + b)
+    r = (h @ a / m - y) / 16  # d/df of ½ mean (f - y)²
+    delta = r[:, None] * (1 - h**2) * a / m  # d/d(pre-activation)
+    np.testing.assert_allclose(np.asarray(model.W[...]), W - lr * m * (delta.T @ X), rtol=1e-10)
+    np.testing.assert_allclose(np.asarray(model.b[...]), b - lr * m * delta.sum(0), rtol=1e-10)
+    np.testing.assert_allclose(np.asarray(model.a[...]), a - lr * m * (h.T @ r / m), rtol=1e-10)
+
+
+def test_one_mup_sgd_step_of_a_three_layer_network_matches_numpy(stages: list) -> None:
+    """µP with SGD: the learning rate of a is multiplied by m1; W and b keep lr."""
+    m1, m2, lr = 8, 12, 0.1
+    model = three_layer(
+        d=D, seed=6, dtype="float64", m1=m1, m2=m2, w_init="gaussian", sigma1="tanh"
+    )
+    V, W, b, a = (np.asarray(v[...]) for v in (model.V, model.W, model.b, model.a))
+    data = make_data(6, 40, D, dtype=jnp.float64)
+    joint(
+        optimizer="sgd",
+        lr=lr,
+        steps=1,
+        batch_size=16,
+        eval_every=1,
+        parametrization="mup",
+        train_bias=True,
+    ).fit(model, data, stages.append)
+    idx = _batch_indices(data.key, 40, 16)
+    X, y = np.asarray(data.X)[idx], np.asarray(data.y)[idx]
+    h0 = np.abs(X @ V.T) - np.sqrt(2 / np.pi)  # σ2 = abs (centred), V fixed
+    h = np.tanh(h0 @ W.T + b)
+    r = (h @ a / m1 - y) / 16
+    delta = r[:, None] * (1 - h**2) * a / m1
+    np.testing.assert_allclose(np.asarray(model.W[...]), W - lr * (delta.T @ h0), rtol=1e-10)
+    np.testing.assert_allclose(np.asarray(model.b[...]), b - lr * delta.sum(0), rtol=1e-10)
+    np.testing.assert_allclose(np.asarray(model.a[...]), a - lr * m1 * (h.T @ r / m1), rtol=1e-10)
+    np.testing.assert_array_equal(np.asarray(model.V[...]), V)
+
+
 def test_mup_adam_scales_hidden_learning_rate_by_fan_in(stages: list) -> None:
     model = three_layer(d=D, seed=1, dtype="float64", m1=8, m2=50, w_init="gaussian")
     W0, a0 = np.asarray(model.W[...]), np.asarray(model.a[...])
