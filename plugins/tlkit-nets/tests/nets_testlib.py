@@ -5,7 +5,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 import numpy as np
-import tlkit  # noqa: F401  (enables float64)
+import tlkit  # enables float64
 from tlkit.types import TrainData
 
 
@@ -18,13 +18,59 @@ def quadratic_problem(
     """
     g = jax.random.normal(key, (n, d), dtype=dtype)
     X = g / jnp.linalg.norm(g, axis=1, keepdims=True) * jnp.sqrt(jnp.asarray(d, dtype=dtype))
+    h = _quadratic_feature(X)
+    return X, _quadratic_link(h / jnp.sqrt(jnp.asarray(2 * d / (d + 2), dtype=dtype))), h
+
+
+def _quadratic_feature(X: jax.Array) -> jax.Array:
+    """h* = xᵀAx, A = diag(±1)/sqrt(d)."""
+    d, dtype = X.shape[1], X.dtype
     diag = jnp.concatenate([jnp.ones(d // 2), -jnp.ones(d - d // 2)]).astype(dtype)
-    h = (X**2) @ (diag / jnp.sqrt(jnp.asarray(d, dtype=dtype)))
-    u = h / jnp.sqrt(jnp.asarray(2 * d / (d + 2), dtype=dtype))
-    y = (u + (u**3 - 3 * u) / jnp.sqrt(jnp.asarray(6.0, dtype=dtype))) / jnp.sqrt(
+    return (X**2) @ (diag / jnp.sqrt(jnp.asarray(d, dtype=dtype)))
+
+
+def _quadratic_link(u: jax.Array) -> jax.Array:
+    """g*(u) = (u + He3(u)/sqrt(6))/sqrt(2) on the standardized feature u."""
+    dtype = u.dtype
+    return (u + (u**3 - 3 * u) / jnp.sqrt(jnp.asarray(6.0, dtype=dtype))) / jnp.sqrt(
         jnp.asarray(2.0, dtype=dtype)
     )
-    return X, y, h
+
+
+class QuadraticTarget:
+    """The quadratic problem as a tlkit target, so that the nets tests can run the
+    pipeline without the tlkit-targets plugin (``nox -s plugins`` loads nets alone)."""
+
+    def __init__(self, *, d: int = 8, seed: int = 0) -> None:
+        self.d = d
+        self.params = {"d": d, "seed": seed}
+
+    def sample(self, key: jax.Array, n: int, dtype=jnp.float32) -> tuple[jax.Array, jax.Array]:
+        X, y, _ = quadratic_problem(key, n, self.d, dtype)
+        return X, y
+
+    def function(self, X: jax.Array) -> jax.Array:
+        return self.link(self.feature(X) / jnp.sqrt(2 * self.d / (self.d + 2)))
+
+    def feature(self, X: jax.Array) -> jax.Array:
+        return _quadratic_feature(X)
+
+    def link(self, z: jax.Array) -> jax.Array:
+        return _quadratic_link(z)
+
+    def metadata(self) -> dict:
+        return {"input_distribution": "sphere", "d": self.d, "feature_degree": 2}
+
+    def degree_energy(self, max_degree: int = 6):
+        raise NotImplementedError("not needed by the nets tests")
+
+
+class QuadraticTargetPlugin:
+    """An inline plugin registering :class:`QuadraticTarget` as ``nets-test-quadratic``."""
+
+    @tlkit.hookimpl
+    def tlkit_register_targets(self, register) -> None:
+        register("nets-test-quadratic", QuadraticTarget, description="tests' quadratic target")
 
 
 def make_data(seed: int, n: int, d: int, n_val: int = 256, dtype=jnp.float32) -> TrainData:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from nets_testlib import QuadraticTargetPlugin
 from tlkit.params import parameter_specs
 from tlkit.plugins import PluginHost
 from tlkit.testing import check_architecture
@@ -14,6 +15,8 @@ TRAINERS = {"layer-wise", "one-step", "random-features", "joint"}
 @pytest.fixture(scope="module")
 def host() -> PluginHost:
     h = PluginHost()
+    # a target of the tests' own, so that these tests need no target plugin
+    h.add_plugin(QuadraticTargetPlugin(), name="nets-tests")
     h.ensure_registered()
     return h
 
@@ -84,7 +87,7 @@ def test_data_splits_larger_than_a_sweep_cell_fail_before_the_sweep(
     spec = {
         "seeds": [0],
         "base": {
-            "target": {"name": "quadratic-feature", "params": {"d": 4}},
+            "target": {"name": "nets-test-quadratic", "params": {"d": 4}},
             "arch": {
                 "name": arch,
                 "params": {"m1": 8, "m2": 8} if arch == "three-layer" else {"m": 8},
