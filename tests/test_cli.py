@@ -8,6 +8,7 @@ import pytest
 from click.testing import CliRunner
 from tlkit.cli import cli
 from tlkit.pipeline import load_run
+from tlkit.results import open_results
 
 
 @pytest.fixture
@@ -300,3 +301,21 @@ def test_new_target_refuses_names_its_package_would_clash_on(
     assert result.exit_code == 2
     assert result.output.strip().startswith(message), result.output
     assert not out.exists()
+
+
+def test_train_sets_probe_parameters_like_analyze(invoke, tmp_path):
+    for name, param in (("a", "mse.kind=plain"), ("b", "kind=plain"), ("c", None)):
+        extra = ["-p", param] if param else []
+        result = invoke(*TRAIN, "--probe", "mse", *extra, "--out", str(tmp_path / name))
+        assert result.exit_code == 0, result.output
+    long_names = [
+        open_results(tmp_path / name / "results.nc")["mse_mse"].attrs["long_name"]
+        for name in "abc"
+    ]
+    assert long_names == ["plain test MSE", "plain test MSE", "normalized test MSE"]
+    manifest = json.loads((tmp_path / "a" / "manifest.json").read_text())
+    assert manifest["config"]["probes"] == [{"name": "mse", "params": {"kind": "plain"}}]
+    # a probe parameter without --probe NAME has nowhere to go
+    result = invoke(*TRAIN, "-p", "mse.kind=plain", "--out", str(tmp_path / "d"))
+    assert result.exit_code == 2
+    assert "unknown component 'mse'" in result.output

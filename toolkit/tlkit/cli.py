@@ -202,7 +202,7 @@ def _print_results(ds: Any) -> None:
     "params",
     multiple=True,
     metavar="KEY=VALUE",
-    help="Component parameter; prefix with target./arch./trainer. if ambiguous.",
+    help="Component parameter; prefix with target./arch./trainer./PROBE. if ambiguous.",
 )
 @click.option("--probe", "probes", multiple=True, help="Probe to run after training (repeatable).")
 @click.option("--n-train", type=int, help="Training points.")
@@ -275,16 +275,26 @@ def train_command(
         key: (f"{kind} {comp.name!r}", registry.get(kind, comp.name).factory, HOST_PARAMETERS[kind])
         for key, (kind, comp) in kinds.items()
     }
+    # probes named by --probe take parameters too (`-p PROBE.key=value`, as in analyze)
+    no_host_parameters: frozenset[str] = frozenset()
+    for name in probes:
+        if name not in factories:
+            factories[name] = (
+                f"probe {name!r}",
+                registry.get("probe", name).factory,
+                no_host_parameters,
+            )
     routed = route_parameters(list(params), factories)
     fields: dict[str, Any] = {}
     for key, (_, comp) in kinds.items():
         fields[key] = ComponentConfig(comp.name, {**comp.params, **routed[key]})
+    chosen = [ComponentConfig(name, routed.get(name, {})) for name in probes]
     with _stage_printer() as on_stage:
         run = train(
             cfg,
             out=out,
             force=force,
-            probes=list(probes) or None,
+            probes=chosen or None,
             host=host,
             progress=on_stage,
             **fields,
