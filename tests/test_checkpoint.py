@@ -84,3 +84,13 @@ def test_shape_check_matches_list_indices_that_orbax_restores_as_strings(tmp_pat
         shape_mismatch(wider, restored) == "/blocks/0 has shape (3,), the architecture needs (4,)"
     )
     assert shape_mismatch({**state, "v": np.ones(1)}, restored) == "/v is missing"
+
+
+def test_a_run_whose_plugin_is_gone_says_which_plugin_it_needs(host, run_dir):
+    host.remove_plugin("fake")
+    with pytest.raises(RunDirectoryError) as err:
+        tlkit.load_run(run_dir, host=host)
+    assert str(err.value) == (
+        f"{run_dir} needs target 'linear' of plugin 'fake', which is not installed or is "
+        "disabled; installed targets: (none)"
+    )

@@ -508,7 +508,13 @@ def check_providers(manifest: Mapping[str, Any], host: PluginHost, path: str | P
         try:
             now = registry.get(kind, str(entry["name"])).plugin
         except ConfigError:
-            continue  # build() reports the missing component, naming what is installed
+            plugin = entry["plugin"]
+            why = registry.broken.get(plugin)
+            state = f"did not load ({why})" if why else "is not installed or is disabled"
+            raise RunDirectoryError(
+                f"{path} needs {kind} {entry['name']!r} of plugin {plugin!r}, which "
+                f"{state}; installed {kind}s: {', '.join(registry.names(kind)) or '(none)'}"
+            ) from None
         if now != entry["plugin"]:
             raise RunDirectoryError(
                 f"{path} was trained with {kind} {entry['name']!r} of plugin "
