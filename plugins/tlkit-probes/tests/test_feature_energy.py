@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import math
+
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from numpy.polynomial import hermite_e, legendre
 from probe_fakes import FakeNet, FakeTarget, make_run
 from tlkit.errors import ParameterError, ProbeNotApplicable
 from tlkit.testing import check_probe
@@ -32,6 +35,56 @@ def test_gaussian_degree_two_kernel_in_two_dimensions() -> None:
     np.testing.assert_allclose(K[0], 1.0)
 
 
+def h(k: int, x: np.ndarray) -> np.ndarray:
+    """Normalized probabilists' Hermite polynomial He_k(x) / sqrt(k!)."""
+    return hermite_e.hermeval(x, np.eye(k + 1)[k]) / math.sqrt(math.factorial(k))
+
+
+def test_gaussian_kernels_in_one_dimension_are_hermite_products_up_to_degree_six() -> None:
+    rng = np.random.default_rng(2)
+    x, y = rng.standard_normal(7), rng.standard_normal(5)
+    K = gaussian_degree_kernels(x[:, None], y[:, None], 6)
+    assert K.shape == (7, 7, 5)
+    for k in range(7):
+        np.testing.assert_allclose(K[k], np.outer(h(k, x), h(k, y)), rtol=1e-10, atol=1e-12)
+
+
+def test_gaussian_kernels_in_two_dimensions_are_multi_index_sums_up_to_degree_four() -> None:
+    rng = np.random.default_rng(3)
+    X, Y = rng.standard_normal((6, 2)), rng.standard_normal((4, 2))
+    K = gaussian_degree_kernels(X, Y, 4)
+    for k in range(5):
+        # the basis h_a(x1) h_b(x2), a + b = k, is orthonormal under N(0, I_2)
+        expected = sum(
+            np.outer(h(a, X[:, 0]) * h(k - a, X[:, 1]), h(a, Y[:, 0]) * h(k - a, Y[:, 1]))
+            for a in range(k + 1)
+        )
+        np.testing.assert_allclose(K[k], expected, rtol=1e-10, atol=1e-12)
+
+
+def test_sphere_kernels_in_three_dimensions_are_legendre_up_to_degree_four() -> None:
+    rng = np.random.default_rng(4)
+    X = rng.standard_normal((6, 3))
+    X = np.sqrt(3) * X / np.linalg.norm(X, axis=1, keepdims=True)
+    t = np.clip(X @ X.T / 3, -1, 1)
+    K = sphere_degree_kernels(X, X, 4)
+    for k in range(5):
+        np.testing.assert_allclose(
+            K[k], (2 * k + 1) * legendre.legval(t, np.eye(k + 1)[k]), atol=1e-12
+        )
+
+
+def test_sphere_kernels_on_the_circle_are_two_cosines() -> None:
+    # d = 2: the degree-k harmonics are cos(k a), sin(k a): K_k = 2 cos(k (a - b)), K_0 = 1
+    a, b = np.linspace(0, 2 * np.pi, 7), np.linspace(0.3, 5.0, 5)
+    X = np.sqrt(2) * np.stack([np.cos(a), np.sin(a)], axis=1)
+    Y = np.sqrt(2) * np.stack([np.cos(b), np.sin(b)], axis=1)
+    K = sphere_degree_kernels(X, Y, 5)
+    np.testing.assert_allclose(K[0], 1.0)
+    for k in range(1, 6):
+        np.testing.assert_allclose(K[k], 2 * np.cos(k * (a[:, None] - b[None, :])), atol=1e-10)
+
+
 def test_sphere_kernels_in_three_dimensions_are_legendre() -> None:
     rng = np.random.default_rng(1)
     X = rng.standard_normal((6, 3))
@@ -52,6 +105,25 @@ def test_affine_feature_energy_under_gaussian_inputs() -> None:
     expected = [1.0, float(np.sum((2 * target.beta + 0.5 * net.noise_dir) ** 2)), 0.0, 0.0]
     assert np.all(np.abs(e - expected) < 5 * se + 1e-9)
     assert out["energy"].dims == ("degree",)
+
+
+class HermiteThreeNet(FakeNet):
+    def learned_feature(self, X):
+        # sum_i h_3(x_i) / sqrt(d): a sum of d orthonormal degree-3 Hermite functions
+        return jnp.sum(X**3 - 3 * X, axis=1) / np.sqrt(6 * X.shape[1])
+
+
+def test_cubic_hermite_feature_has_unit_energy_at_degree_three() -> None:
+    # E_3 = 1 and E_k = 0 for k != 3. (A single h_3(beta.x) has E[h_3^4] = 93, so its
+    # estimate spreads too much to test; the sum over coordinates is closer to Gaussian.)
+    d = 8
+    target = FakeTarget(d=d)
+    run = make_run(target, HermiteThreeNet(d, target.beta), n_test=8192, dtype="float64")
+    out = feature_energy(max_degree=4, batch=512)(run)
+    e, se = out["energy"].values, out["stderr"].values
+    expected = np.array([0.0, 0.0, 0.0, 1.0, 0.0])
+    assert se[3] < 0.15  # the check below is sharp enough to tell E_3 = 1 from 0.5
+    assert np.all(np.abs(e - expected) < 5 * se + 1e-9), (e, se)
 
 
 class SphereTarget(FakeTarget):
