@@ -12,7 +12,14 @@ from tlkit.errors import ParameterError
 from tlkit.run import Run
 from tlkit.testing import check_probe
 from tlkit.types import FitReport
-from tlkit_probes.baselines import hermite_features, kernel_ridge, poly_ridge, rf_ridge
+from tlkit_probes.baselines import (
+    hermite_features,
+    kernel_ridge,
+    network_kernel,
+    nystrom_featurizer,
+    poly_ridge,
+    rf_ridge,
+)
 
 
 def run_with(n_train: int, n_val: int = 256, n_test: int = 1024, d: int = 4) -> Run:
@@ -73,6 +80,55 @@ def test_kernel_ridge_nystrom_above_the_exact_limit() -> None:
     # labels) and the ridge scale, so the errors are close but not equal.
     assert abs(approx["normalized_mse"].values - exact["normalized_mse"].values) < 0.1
     assert approx["normalized_mse"].values < 0.2
+
+
+def test_nystrom_features_reproduce_the_kernel_through_the_landmarks() -> None:
+    # phi(x) = K(x, Z) K(Z, Z)^{-1/2}: phi(X) phi(Z)^T = K(X, Z) and
+    # phi(X) phi(X)^T = K(X, Z) K(Z, Z)^{-1} K(Z, X), with the NumPy arc-cosine kernel.
+    rng = np.random.default_rng(6)
+    Z, X = rng.standard_normal((40, 4)), rng.standard_normal((30, 4))
+    featurize = nystrom_featurizer(network_kernel("relu", "nngp"), Z)
+    phi_x, phi_z = featurize(X), featurize(Z)
+    Kxz, Kzz = relu_nngp_numpy(X, Z), relu_nngp_numpy(Z, Z)
+    assert np.linalg.eigvalsh(Kzz).min() > 1e-6 * np.linalg.eigvalsh(Kzz).max()  # full rank
+    np.testing.assert_allclose(phi_x @ phi_z.T, Kxz, rtol=1e-8, atol=1e-10 * Kxz.max())
+    np.testing.assert_allclose(phi_z @ phi_z.T, Kzz, rtol=1e-8, atol=1e-10 * Kzz.max())
+    np.testing.assert_allclose(
+        phi_x @ phi_x.T, Kxz @ np.linalg.solve(Kzz, Kxz.T), rtol=1e-8, atol=1e-10 * Kxz.max()
+    )
+
+
+def test_nystrom_on_every_training_point_is_centred_kernel_ridge() -> None:
+    # Landmarks = the n training points: phi(X) phi(X)^T = K exactly, so the feature
+    # ridge with an unpenalized intercept (centred features, absolute ridge
+    # lam_rel tr(Cov phi) / n) is kernel ridge with the centred kernel written out here.
+    n = 128
+    run = run_with(n, n_val=128, n_test=512)
+    lams = [1e-4, 1e-2, 1.0]
+    out = kernel_ridge(ridges=lams, activation="relu", exact_limit=n - 1, nystrom_points=n)(run)
+    assert "Nystrom" in out["normalized_mse"].long_name
+    data = run.train_data()
+    X, y = np.asarray(data.X), np.asarray(data.y)
+    H = np.eye(n) - np.ones((n, n)) / n
+    K = relu_nngp_numpy(X, X)
+    Kc = H @ K @ H
+
+    def centred(Xo: np.ndarray) -> np.ndarray:  # (phi(x) - mean phi) . (phi_i - mean phi)
+        return relu_nngp_numpy(Xo, X) @ H - (H @ K.mean(axis=1))[None, :]
+
+    def predict(Xo: np.ndarray, lam: float) -> np.ndarray:
+        lam_abs = lam * np.trace(Kc) / n / n  # tr(Cov phi) / p with p = n features
+        return y.mean() + centred(Xo) @ np.linalg.solve(Kc + n * lam_abs * np.eye(n), y - y.mean())
+
+    Xv, yv = np.asarray(data.X_val), np.asarray(data.y_val)
+    val = [np.mean((predict(Xv, lam) - yv) ** 2) for lam in lams]
+    np.testing.assert_allclose(out["val_mse"].values, val, rtol=1e-6)
+    best = lams[int(np.argmin(val))]
+    assert out["ridge"].values == best
+    Xt = np.asarray(run.test_data()[0])
+    f = np.asarray(run.target.function(Xt))
+    nmse = np.mean((predict(Xt, best) - f) ** 2) / np.var(f)
+    np.testing.assert_allclose(out["normalized_mse"].values, nmse, rtol=1e-6)
 
 
 def test_ntk_runs_and_beats_the_mean() -> None:
