@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 from probe_fakes import FakeNet, FakeTarget, make_run
@@ -154,6 +156,37 @@ def test_rf_ridge_with_identity_features_is_linear_regression() -> None:
     assert abs(out["normalized_mse"].values - 1 / 3) < 0.05
     relu = rf_ridge(features=256, activation="relu")(run)["normalized_mse"].values
     assert relu < 1 / 3
+
+
+def test_rf_ridge_with_tanh_is_numpy_ridge_on_tanh_features_with_v_of_variance_one_over_d():
+    # tanh is not homogeneous, so the scale of V ~ N(0, I/d) shows in the error. The
+    # reference draws V from the same key (standard normals / sqrt(d)) and fits a NumPy
+    # ridge with an unpenalized intercept at lam_rel tr(Cov phi) / p.
+    d, p, seed = 4, 64, 7
+    run = run_with(300, n_test=512, d=d)
+    lams = [1e-4, 1e-2, 1.0]
+    out = rf_ridge(features=p, activation="tanh", ridges=lams, seed=seed)(run)
+    V = np.asarray(jax.random.normal(jax.random.PRNGKey(seed), (d, p), dtype=jnp.float64))
+    V = V / np.sqrt(d)
+    data = run.train_data()
+    phi = np.tanh(np.asarray(data.X) @ V)
+    y = np.asarray(data.y)
+    mu = phi.mean(axis=0)
+    cov = (phi - mu).T @ (phi - mu) / len(y)
+    cross = (phi - mu).T @ (y - y.mean()) / len(y)
+
+    def predict(X: np.ndarray, lam: float) -> np.ndarray:
+        w = np.linalg.solve(cov + lam * np.trace(cov) / p * np.eye(p), cross)
+        return y.mean() + (np.tanh(np.asarray(X) @ V) - mu) @ w
+
+    val = [np.mean((predict(data.X_val, lam) - np.asarray(data.y_val)) ** 2) for lam in lams]
+    np.testing.assert_allclose(out["val_mse"].values, val, rtol=1e-6)
+    best = lams[int(np.argmin(val))]
+    assert out["ridge"].values == best
+    Xt = np.asarray(run.test_data()[0])
+    f = np.asarray(run.target.function(Xt))
+    nmse = np.mean((predict(Xt, best) - f) ** 2) / np.var(f)
+    np.testing.assert_allclose(out["normalized_mse"].values, nmse, rtol=1e-6)
 
 
 def test_hermite_features_are_orthonormal_under_the_gaussian() -> None:
