@@ -1,4 +1,5 @@
-"""Tiny fake targets, networks and runs for probe tests (no other plugin needed).
+"""Tiny fake targets, networks and runs for probe tests (no other plugin needed), and
+NumPy reference formulas shared by several test modules.
 
 Named uniquely (not conftest) so that test modules can import it when several
 plugins' tests run in one session.
@@ -97,3 +98,12 @@ def make_run(target: Any, model: Any, n_test: int = 512, dtype: str = "float32")
         target="fake", arch="fake", n_train=256, n_val=128, n_test=n_test, seed=3, dtype=dtype
     )
     return Run(config=config, target=target, model=model, fit=FitReport())
+
+
+def relu_nngp_numpy(X: np.ndarray, Y: np.ndarray) -> np.ndarray:
+    """Degree-1 arc-cosine kernel E[relu(v.x) relu(v.y)], v ~ N(0, I/d), written out."""
+    d = X.shape[1]
+    nx, ny = np.linalg.norm(X, axis=1), np.linalg.norm(Y, axis=1)
+    cos = np.clip(X @ Y.T / np.outer(nx, ny), -1, 1)
+    theta = np.arccos(cos)
+    return np.outer(nx, ny) / d * (np.sin(theta) + (np.pi - theta) * cos) / (2 * np.pi)

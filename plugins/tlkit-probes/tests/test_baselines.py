@@ -8,7 +8,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from probe_fakes import FakeNet, FakeTarget, make_run
+from probe_fakes import FakeNet, FakeTarget, make_run, relu_nngp_numpy
 from tlkit.config import RunConfig
 from tlkit.errors import ParameterError
 from tlkit.run import Run
@@ -36,15 +36,6 @@ def run_with(n_train: int, n_val: int = 256, n_test: int = 1024, d: int = 4) -> 
         dtype="float64",
     )
     return Run(config=config, target=target, model=FakeNet(d, target.beta), fit=FitReport())
-
-
-def relu_nngp_numpy(X: np.ndarray, Y: np.ndarray) -> np.ndarray:
-    """Degree-1 arc-cosine kernel E[relu(v.x) relu(v.y)], v ~ N(0, I/d), written out."""
-    d = X.shape[1]
-    nx, ny = np.linalg.norm(X, axis=1), np.linalg.norm(Y, axis=1)
-    cos = np.clip(X @ Y.T / np.outer(nx, ny), -1, 1)
-    theta = np.arccos(cos)
-    return np.outer(nx, ny) / d * (np.sin(theta) + (np.pi - theta) * cos) / (2 * np.pi)
 
 
 @pytest.mark.parametrize("solver", ["cholesky", "eigh"])
