@@ -34,15 +34,26 @@ def test_agop_of_a_known_function_matches_its_analytic_value() -> None:
     # grad f = 2 (beta.x) beta + A x  ->  G = mean over the sample of g g^T, written out.
     g = 2 * (X @ beta)[:, None] * beta[None, :] + X @ A
     np.testing.assert_allclose(G, g.T @ g / 300, rtol=1e-10)
-    # And its population value for x ~ N(0, I): 4|b|^2 bb^T + 2(Ab b^T + b b^T A) + A^2.
-    Xmc = rng.standard_normal((200_000, d))
-    gm = 2 * (Xmc @ beta)[:, None] * beta[None, :] + Xmc @ A
+
+
+def test_agop_on_a_gaussian_sample_matches_the_population_value() -> None:
+    # For x ~ N(0, I): E[g g^T] = 4|b|^2 bb^T + 2(Ab b^T + b b^T A) + A^2, g = grad f.
+    rng = np.random.default_rng(7)
+    d, n = 5, 100_000
+    beta = rng.standard_normal(d)
+    A = rng.standard_normal((d, d))
+    A = (A + A.T) / 2
     pop = (
         4 * beta @ beta * np.outer(beta, beta)
         + 2 * (np.outer(A @ beta, beta) + np.outer(beta, A @ beta))
         + A @ A
     )
-    np.testing.assert_allclose(gm.T @ gm / 200_000, pop, atol=0.05 * np.abs(pop).max())
+    Xmc = rng.standard_normal((n, d))
+    G = agop(QuadraticNet(beta, A), jnp.asarray(Xmc, dtype=jnp.float64), 4096)
+    # Monte Carlo standard error of each entry, from the analytic gradients of the sample
+    gm = 2 * (Xmc @ beta)[:, None] * beta[None, :] + Xmc @ A
+    se = np.std(gm[:, :, None] * gm[:, None, :], axis=0) / np.sqrt(n)
+    assert np.all(np.abs(G - pop) < 5 * se), np.abs(G - pop) / se
 
 
 class TwoLayer(FakeNet):
