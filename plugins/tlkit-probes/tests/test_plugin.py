@@ -5,6 +5,7 @@ from __future__ import annotations
 import inspect
 
 from tlkit.params import parameter_specs, resolve_parameters
+from tlkit.plugins import PluginHost
 from tlkit_probes import plugin
 
 EXPECTED = {
@@ -35,6 +36,20 @@ def test_registers_every_probe_once_with_two_defaults() -> None:
     assert set(seen) == EXPECTED
     assert {n for n, (_, m) in seen.items() if m.get("default")} == {"test", "feature"}
     assert all(m.get("description") for _, m in seen.values())
+
+
+def test_the_installed_entry_point_registers_every_probe() -> None:
+    # through the "tlkit" entry point, as the CLI loads it (not the hook called directly)
+    host = PluginHost(load_entry_points=True, strict=True)
+    registry = host.ensure_registered()
+    assert set(registry.of_plugin("probes")["probe"]) == EXPECTED
+    direct = registered()
+    for name in EXPECTED:
+        component = registry.get("probe", name)
+        assert component.plugin == "probes"
+        assert component.factory is direct[name][0]
+        assert component.description
+        assert bool(component.metadata.get("default")) == (name in {"test", "feature"})
 
 
 def test_factories_have_annotated_defaults_and_build_with_them() -> None:
