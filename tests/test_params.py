@@ -37,6 +37,10 @@ def arch_factory(*, d: int, seed: int, dtype: str, m1: int = 8, noise_std: float
         ("[1, 2]", list[int], [1, 2]),
         ("none", float | None, None),
         ("2", float | None, 2.0),
+        # whole numbers written as floats, on the CLI as in TOML (8.0 there is a float)
+        ("8.0", int, 8),
+        ("1e3", int, 1000),
+        (8.0, int, 8),
     ],
 )
 def test_coerce(raw, annotation, expected):
@@ -48,6 +52,8 @@ def test_coerce(raw, annotation, expected):
     [
         ("abc", int),
         ("1.5", int),
+        ("inf", int),
+        ("nan", int),
         ("maybe", bool),
         ("sigmoid", Literal["relu", "tanh"]),
         (True, int),

@@ -161,7 +161,14 @@ def _coerce(value: Any, annotation: Any) -> Any:
             if "**" in text:  # allow 2**14, common when writing sample sizes
                 base, exp = text.split("**", 1)
                 return int(base) ** int(exp)
-            return int(text)
+            try:
+                return int(text)
+            except ValueError:
+                # "8.0" and "1e3" as TOML's 8.0 and 1e3 are: whole numbers only
+                number = float(text)
+                if not number.is_integer():
+                    raise
+                return int(number)
         raise TypeError(value)
     if annotation is float:
         if isinstance(value, bool):
