@@ -15,7 +15,7 @@ import tlkit
 from click.testing import CliRunner
 from fakes import LeastSquares, LinearTarget, fake_config
 from tlkit.cli import cli
-from tlkit.errors import ComponentError
+from tlkit.errors import ComponentError, ConfigError
 from tlkit.pipeline import load_run
 from tlkit.results import open_results
 from tlkit.types import FitReport, ProbeOutput, StageReport
@@ -229,3 +229,14 @@ def test_a_run_reported_failed_has_nan_probe_values_even_with_finite_weights(cho
     assert run.results["fit_reason"].item() == "gave up on purpose"
     assert np.isnan(run.results["mse_mse"].item())
     assert run.results["mse_mse"].attrs["long_name"]  # still labelled
+
+
+def test_a_bad_probe_parameter_is_refused_before_training(chost, tmp_path, monkeypatch):
+    def no_training(*args, **kwargs):
+        raise AssertionError("trained before the probes were checked")
+
+    monkeypatch.setattr(LeastSquares, "fit", no_training)
+    bad = {"name": "mse", "params": {"kind": "bogus"}}
+    with pytest.raises(ConfigError, match="parameter 'kind' of probe 'mse'"):
+        tlkit.train(fake_config(), out=tmp_path / "run", probes=[bad], host=chost)
+    assert not (tmp_path / "run").exists()

@@ -33,9 +33,10 @@ def test_duplicate_names_both_plugins():
         reg.register("probe", "cka", factory, "second")
 
 
-@pytest.mark.parametrize("bad", ["", "Has Space", "UPPER", 3])
+# "." would make `-p NAME.key=value` ambiguous; "_" is what the message says is not allowed
+@pytest.mark.parametrize("bad", ["", "Has Space", "UPPER", 3, "my_trainer", "v1.2"])
 def test_bad_names_rejected(bad):
-    with pytest.raises(PluginError):
+    with pytest.raises(PluginError, match="names use a-z, 0-9, '-'"):
         Registry().register("target", bad, factory, "p")
 
 

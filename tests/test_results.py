@@ -156,3 +156,24 @@ def test_merging_refuses_a_probe_axis_given_other_values():
     # the probe that owned the axis, run again with a shorter one, simply replaces it
     rerun = results.merge_probe_results(old, run_ds(theory_c=("theory", [0, 1])), ["theory"])
     assert rerun["theory_c"].sizes["degree"] == 2
+
+
+def test_two_stages_reporting_a_curve_of_one_name_keep_both(host):
+    from tlkit.types import FitReport, StageReport
+
+    run = tlkit.train(fake_config(), probes=[], host=host)
+
+    def curve(value):
+        return ProbeOutput(np.full(2, value), ("step",), {"step": [0, 1]}, "1", "a loss")
+
+    run.fit = FitReport(
+        "ok",
+        None,
+        [
+            StageReport("warmup", curves={"loss": curve(1.0)}),
+            StageReport("main", curves={"loss": curve(2.0)}),
+        ],
+    )
+    ds = results.label_run(run, {})
+    assert ds["fit_lstsq_loss"].squeeze().values.tolist() == [1.0, 1.0]
+    assert ds["fit_lstsq_main_loss"].squeeze().values.tolist() == [2.0, 2.0]

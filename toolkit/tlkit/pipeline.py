@@ -305,6 +305,8 @@ def train(
     probe_list = (
         components.config.probes if (probes is not None or cfg.probes) else default_probes(host)
     )
+    # a probe's bad parameter is bad input like any other: refused before training
+    build_probes(probe_list, host)
     out_path = Path(out) if out is not None else None
     if out_path is not None:
         if out_path.exists() and not force:

@@ -12,7 +12,7 @@ from tlkit.params import ParameterSpec, parameter_specs
 #: The component kinds, in the order ``tlkit plugins`` lists them.
 KINDS = ("target", "architecture", "trainer", "probe", "command")
 
-_NAME_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789-_.")
+_NAME_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789-")
 
 
 @dataclass(frozen=True)

@@ -105,11 +105,15 @@ def label_run(
     # name over different axes (layer-wise: step_size x ridge; joint: step), and runs
     # of both must still combine into one dataset.
     trainer = run.config.trainer.name if run.config.trainer else "trainer"
+    curve_stage: dict[str, str] = {}
     for stage in run.fit.stages:
         for name, curve in stage.curves.items():
-            variables[variable_name(f"fit_{trainer}", name)] = to_dataarray(
-                curve, f"fit:{trainer}:{stage.stage}"
-            )
+            key = variable_name(f"fit_{trainer}", name)
+            if curve_stage.setdefault(key, stage.stage) != stage.stage:
+                # two stages report a curve of one name: keep both, the later one
+                # under its stage's name, rather than overwrite the first
+                key = variable_name(f"fit_{trainer}_{stage.stage}", name)
+            variables[key] = to_dataarray(curve, f"fit:{trainer}:{stage.stage}")
     # Scalar stage info (chosen hyperparameters, grid-edge flags) is kept per run, so a
     # sweep's results say what each run chose without its manifest.
     for stage in run.fit.stages:
