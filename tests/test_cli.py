@@ -309,8 +309,7 @@ def test_train_sets_probe_parameters_like_analyze(invoke, tmp_path):
         result = invoke(*TRAIN, "--probe", "mse", *extra, "--out", str(tmp_path / name))
         assert result.exit_code == 0, result.output
     long_names = [
-        open_results(tmp_path / name / "results.nc")["mse_mse"].attrs["long_name"]
-        for name in "abc"
+        open_results(tmp_path / name / "results.nc")["mse_mse"].attrs["long_name"] for name in "abc"
     ]
     assert long_names == ["plain test MSE", "plain test MSE", "normalized test MSE"]
     manifest = json.loads((tmp_path / "a" / "manifest.json").read_text())
