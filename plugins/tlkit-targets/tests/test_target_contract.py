@@ -137,6 +137,38 @@ def test_check_target_catches_broken_targets(broken: Any, message: str) -> None:
         check_target(broken, energy_kwargs=FAST)
 
 
+class OffScaleLink(SingleIndex):
+    """The audit's defect: the link scaled by ``factor``, exact energies of the true link.
+
+    Var f* = factor**2 (about 5 % off for factor 1.025) while degree_energy still
+    reports energies summing to variance 1.
+    """
+
+    def __init__(self, factor: float, claims_normalized: bool) -> None:
+        super().__init__(d=8, seed=1)
+        self.factor = factor
+        self.normalized = claims_normalized
+
+    def link(self, z):  # type: ignore[no-untyped-def]
+        return self.factor * self.g(z)
+
+
+@pytest.mark.parametrize("factor", [1.025, 0.975])
+def test_check_target_catches_link_off_by_two_and_a_half_percent_as_not_normalized(
+    factor: float,
+) -> None:
+    with pytest.raises(AssertionError, match="metadata says normalized, but the sample Var"):
+        check_target(OffScaleLink(factor, claims_normalized=True))
+
+
+@pytest.mark.parametrize("factor", [1.025, 0.975])
+def test_check_target_catches_exact_energy_variance_off_by_five_percent(factor: float) -> None:
+    # Not claimed normalized: only the comparison of degree_energy's exact variance
+    # (1) with the sample Var f* (factor**2) can catch it.
+    with pytest.raises(AssertionError, match="degree_energy variance 1 but the sample Var"):
+        check_target(OffScaleLink(factor, claims_normalized=False))
+
+
 def test_check_target_rejects_non_target() -> None:
     with pytest.raises(AssertionError, match="missing a Target attribute"):
         check_target(object())
