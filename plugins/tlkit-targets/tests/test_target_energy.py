@@ -90,3 +90,45 @@ def test_monte_carlo_energy_sphere_harmonic_quadratic(rng: np.random.Generator) 
     expected = np.array([0.0, 0.0, 2 * d / (d + 2), 0.0, 0.0])
     assert est.stderr is not None
     assert np.all(np.abs(est.energy - expected) <= 6 * est.stderr + 1e-3)
+
+
+def two_sphere_points(rng: np.random.Generator, n: int, m: int) -> np.ndarray:
+    """NumPy reference sampler: (x1, x2), independent and uniform on spheres of radius sqrt(m)."""
+    return np.concatenate([sphere_points(rng, n, m), sphere_points(rng, n, m)], axis=1)
+
+
+def test_two_spheres_kernel_m3_is_product_of_legendre(rng: np.random.Generator) -> None:
+    # On S^2(sqrt 3) the zonal kernel of degree j is (2j+1) P_j(t), so the degree-k
+    # kernel of two spheres is sum_j (2j+1) P_j(t1) (2(k-j)+1) P_{k-j}(t2).
+    m, k_max = 3, 5
+    X = two_sphere_points(rng, 7, m)
+    K = energy._kernels("two-spheres", X, 2 * m, k_max)
+    t1 = np.clip(X[:, :m] @ X[:, :m].T / m, -1, 1)
+    t2 = np.clip(X[:, m:] @ X[:, m:].T / m, -1, 1)
+
+    def zonal(j: int, t: np.ndarray) -> np.ndarray:
+        return (2 * j + 1) * legendre.legval(t, np.eye(j + 1)[j])
+
+    for k in range(k_max + 1):
+        ref = sum(zonal(j, t1) * zonal(k - j, t2) for j in range(k + 1))
+        np.testing.assert_allclose(K[k], ref, rtol=1e-10, atol=1e-10)
+
+
+def test_monte_carlo_energy_two_spheres_inner_product(rng: np.random.Generator) -> None:
+    # f = <x1, x2> + 0.6 x1_1 + 0.8 x2_1 on two spheres of radius sqrt(m): the linear
+    # terms are degree 1 (energy 0.36 + 0.64; E x_i^2 = 1), and <x1, x2> is degree 2
+    # with energy E<x1, x2>^2 = sum_i E x1_i^2 E x2_i^2 = m; f has mean 0.
+    m = 4
+    est = energy.monte_carlo_energy(
+        lambda X: np.sum(X[:, :m] * X[:, m:], axis=1) + 0.6 * X[:, 0] + 0.8 * X[:, m],
+        lambda b, n: two_sphere_points(rng, n, m),
+        "two-spheres",
+        2 * m,
+        4,
+        batch_size=256,
+        n_batches=16,
+    )
+    expected = np.array([0.0, 1.0, float(m), 0.0, 0.0])
+    assert est.stderr is not None
+    assert np.all(np.abs(est.energy - expected) <= 6 * est.stderr + 1e-3), (est.energy, est.stderr)
+    assert est.variance == pytest.approx(m + 1.0, rel=0.1)
