@@ -52,6 +52,20 @@ def test_feature_is_standardized_by_monte_carlo(rng: np.random.Generator) -> Non
     assert abs(c2.mean() - 1) < 6 * c2.std() / math.sqrt(len(p))
 
 
+@pytest.mark.parametrize(
+    ("k", "q", "d", "signs"), [(2, 3, 4, "positive"), (3, 2, 6, "random"), (2, 2, 5, "alternating")]
+)
+def test_metadata_mean_matches_monte_carlo(k: int, q: int, d: int, signs: str) -> None:
+    # f* = c p^q has E f* = c E[p^q] != 0 here; compare with the sample mean of
+    # f*(X) on NumPy-drawn X ~ N(0, I_d) (Var f* = 1, so the standard error is ~1/sqrt(n)).
+    t = HierarchicalPolynomial(d=d, k=k, q=q, signs=signs, seed=3)
+    n = 400_000
+    X = np.random.default_rng(11).standard_normal((n, d))
+    f = np.asarray(t.function(jnp.asarray(X)))
+    mean = t.metadata()["mean"]
+    assert abs(mean - f.mean()) <= 6 / math.sqrt(n), (mean, f.mean())
+
+
 def test_signs_are_plus_minus_one() -> None:
     t = HierarchicalPolynomial(d=10, signs="random", seed=2)
     assert set(np.unique(t.lam)) <= {-1.0, 1.0}
