@@ -147,7 +147,7 @@ def _worker_cache_dir():
 
 
 def test_local_dask_workers_inherit_the_cache(tmp_path, restore_jax_cache):
-    pytest.importorskip("distributed")
+    import distributed  # noqa: F401  (in the test extra: a missing one is an error, not a skip)
     from tlkit.executors import DaskExecutor, HostSpec
 
     path = enable_compile_cache(tmp_path / "shared")

@@ -7,16 +7,14 @@ import signal
 import threading
 import time
 
+import distributed  # noqa: F401  (in the test extra: a missing one is an error, not a skip)
 import pytest
 import tlkit
 import xarray as xr
 from fakes import LeastSquares
+from tlkit.executors import DaskExecutor, HostSpec
 from tlkit.results import open_results
 from tlkit.sweep_analysis import analyze_sweep
-
-distributed = pytest.importorskip("distributed")
-
-from tlkit.executors import DaskExecutor, HostSpec  # noqa: E402
 
 #: Workers build their host from this: the fakes plus the slow trainer below, both
 #: importable because tests/ is on the path that spawned workers inherit.
