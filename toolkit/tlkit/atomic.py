@@ -17,6 +17,7 @@ directory is being written.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import re
 import shutil
@@ -59,6 +60,26 @@ def ensure_writable_dir(directory: Path) -> None:
         raise TlkitError(
             f"output directory is not writable: {directory} ({exc.strerror or exc})"
         ) from None
+
+
+def check_creatable_dir(directory: Path) -> None:
+    """Check, creating nothing, that ``directory`` could be created and written.
+
+    For checks that must not write (``tlkit sweep --dry-run``): the nearest existing
+    ancestor must be a writable directory. Read-only mounts that ``os.access`` cannot
+    see are found only by :func:`ensure_writable_dir`, which tries.
+
+    Raises:
+        TlkitError: naming the directory and what blocks it.
+    """
+    existing = next(p for p in (directory, *directory.parents) if p.exists() or p == p.parent)
+    if not existing.is_dir():
+        raise TlkitError(
+            f"cannot create directory {directory}: {existing} is a file, not a directory"
+        )
+    if not os.access(existing, os.W_OK | os.X_OK):
+        what = "output directory" if existing == directory else f"{existing}, where it would go,"
+        raise TlkitError(f"cannot write {directory}: {what} is not writable")
 
 
 def _write_failed(path: Path, exc: OSError) -> TlkitError:
@@ -205,6 +226,13 @@ def atomic_directory(path: str | Path, *, replace: bool = False) -> Iterator[Pat
     try:
         tmp.mkdir()
         yield tmp
+        if path.exists() and not replace:
+            # another writer finished first (two `tlkit train --out X` at once): its
+            # directory stays, this one is discarded
+            raise TlkitError(
+                f"{path} was created by another process while this one was writing it; "
+                "it is kept (this result is discarded: choose another output, or --force)"
+            )
         if path.exists():
             old = _tmp_sibling(path, "old")
             os.rename(path, old)
@@ -215,7 +243,18 @@ def atomic_directory(path: str | Path, *, replace: bool = False) -> Iterator[Pat
                 raise
             shutil.rmtree(old, ignore_errors=True)
         else:
-            os.rename(tmp, path)
+            # on POSIX a rename onto a non-empty directory fails: a writer that slips in
+            # between the check above and here is not overwritten either
+            try:
+                os.rename(tmp, path)
+            except OSError as exc:
+                if exc.errno in (errno.EEXIST, errno.ENOTEMPTY):
+                    raise TlkitError(
+                        f"{path} was created by another process while this one was "
+                        "writing it; it is kept (this result is discarded: choose another "
+                        "output, or --force)"
+                    ) from None
+                raise
     except OSError as exc:  # e.g. the disk filled up: one line, the old directory intact
         raise _write_failed(path, exc) from None
     finally:

@@ -369,23 +369,42 @@ def manifest_for(run: Run, host: PluginHost) -> dict[str, Any]:
 _RESULTS_MAGIC = (b"\x89HDF\r\n\x1a\n", b"CDF\x01", b"CDF\x02")
 
 
-def check_replaceable_results(path: Path) -> None:
-    """Refuse to overwrite anything but an earlier results file (netCDF).
+def check_replaceable_results(
+    path: Path, run: Run | None = None, *, sweep_config: str | None = None
+) -> None:
+    """Refuse to overwrite anything but an earlier results file (of ``run``, or of the
+    sweep whose config JSON is ``sweep_config``, if given).
 
     Raises:
-        TlkitError: ``path`` is a directory or a file that is not netCDF (e.g. the
-            run's manifest, given as ``--out`` by mistake).
+        TlkitError: ``path`` is a directory, a file that is not netCDF (e.g. the run's
+            manifest, given as ``--out`` by mistake), or the results of another run or
+            of a sweep (a cell file: overwritten, it would break its sweep for good).
     """
     if path.is_dir():
         raise TlkitError(f"{path} is a directory; --out names the results file to write")
-    if path.exists():
-        with path.open("rb") as file:
-            head = file.read(8)
-        if not any(head.startswith(magic) for magic in _RESULTS_MAGIC):
-            raise TlkitError(
-                f"{path} exists and is not a results file (netCDF); it is kept, so choose "
-                "another --out"
-            )
+    if not path.exists():
+        return
+    with path.open("rb") as file:
+        head = file.read(8)
+    if not any(head.startswith(magic) for magic in _RESULTS_MAGIC):
+        raise TlkitError(
+            f"{path} exists and is not a results file (netCDF); it is kept, so choose another --out"
+        )
+    if run is None and sweep_config is None:
+        return
+    try:
+        earlier = results.open_results(path)
+    except TlkitError as exc:
+        raise TlkitError(f"{exc}; it is kept, so choose another --out") from None
+    key, expected = (
+        ("config", run.config.to_json()) if run is not None else ("sweep_config", sweep_config)
+    )
+    if earlier.attrs.get(key) != expected:
+        whose = "this run's" if run is not None else "this sweep's analysis"
+        raise TlkitError(
+            f"{path} holds other results than {whose} (another run's, or a sweep's); it is "
+            "kept, so choose another --out"
+        )
 
 
 def check_replaceable_run(path: Path) -> None:
@@ -572,6 +591,11 @@ def analyze(
     probe_configs = (
         parse_probes(probes) if probes is not None else (run.config.probes or default_probes(host))
     )
+    if probes is None and not probe_configs:
+        raise ConfigError(
+            "no probes to run: the run names none and no installed plugin has a default "
+            "probe; name one with --probe (see 'tlkit plugins')"
+        )
     built = build_probes(probe_configs, host)
     out_path = (
         Path(out)
@@ -580,7 +604,7 @@ def analyze(
     )
     if out_path is not None and write:
         ensure_writable_dir(out_path.parent)
-        check_replaceable_results(out_path)
+        check_replaceable_results(out_path, run)
     outputs: dict[str, Mapping[str, ProbeOutput]] = {}
     skipped: dict[str, str] = {}
     registry = host.ensure_registered()

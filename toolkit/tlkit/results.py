@@ -397,9 +397,17 @@ def open_results(path: str | Path) -> xr.Dataset:
         raise TlkitError(f"results file not found: {path}")
     try:
         with xr.open_dataset(path, engine="h5netcdf") as ds:
-            return ds.load()
+            loaded = ds.load()
     except (OSError, ValueError) as exc:
         raise TlkitError(f"cannot read results file {path}: {exc}") from None
+    schema = loaded.attrs.get("tlkit_results_schema", RESULTS_SCHEMA)
+    if isinstance(schema, np.integer | int) and int(schema) > RESULTS_SCHEMA:
+        # merged into and rewritten, it would be silently downgraded
+        raise TlkitError(
+            f"{path} was written by a newer tlkit (results schema {int(schema)}; this tlkit "
+            f"reads up to {RESULTS_SCHEMA}); upgrade tlkit to use it"
+        )
+    return loaded
 
 
 @xr.register_dataset_accessor("tlkit")

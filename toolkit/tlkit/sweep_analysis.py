@@ -22,7 +22,7 @@ from typing import Any
 import xarray as xr
 
 from tlkit.config import ComponentConfig, parse_probes
-from tlkit.errors import ConfigError, TlkitError
+from tlkit.errors import ConfigError, RunDirectoryError, TlkitError
 from tlkit.interrupts import raise_if_interrupted
 from tlkit.plugins import PluginHost, get_host
 from tlkit.sweep_files import ANALYSIS_CELLS, ANALYSIS_FILE
@@ -106,14 +106,15 @@ def saved_runs(sweep_dir: str | Path) -> list[dict[str, Any]]:
 
 
 def _load_recorded_spec(root: Path) -> Any:
+    from tlkit.sweep_files import read_record
     from tlkit.sweeps import SPEC_FILE, SweepSpec
 
+    if not (root / SPEC_FILE).is_file():
+        raise TlkitError(f"not a sweep directory (no {SPEC_FILE}): {root}")
+    recorded = read_record(root)["spec"]
     try:
-        recorded = json.loads((root / SPEC_FILE).read_text(encoding="utf-8"))["spec"]
         return SweepSpec.from_dict(recorded)
-    except FileNotFoundError:
-        raise TlkitError(f"not a sweep directory (no {SPEC_FILE}): {root}") from None
-    except (OSError, ValueError, KeyError, TypeError) as exc:
+    except (ValueError, KeyError, TypeError) as exc:
         raise TlkitError(f"cannot read {root / SPEC_FILE}: {exc}") from None
 
 
@@ -191,7 +192,7 @@ def analyze_sweep(
     if path.resolve() in owned or path.resolve().parent == (root / CELLS).resolve():
         raise TlkitError(f"{path} belongs to the sweep (it rewrites it); choose another --out")
     ensure_writable_dir(path.parent)
-    check_replaceable_results(path)
+    check_replaceable_results(path, sweep_config=json.dumps(spec.to_dict(), sort_keys=True))
     cell_dir = root / ANALYSIS_CELLS / _probes_key(chosen)
     ensure_writable_dir(cell_dir)
 
@@ -287,7 +288,13 @@ def analyze_cell(
         raise_if_interrupted()
         with warnings.catch_warnings():  # counted, not one warning per run
             warnings.filterwarnings("ignore", message=r"probe '.*' skipped: ")
-            ds = analyze(run_dir, probes=chosen, host=host, write=False)
+            try:
+                ds = analyze(run_dir, probes=chosen, host=host, write=False)
+            except RunDirectoryError as exc:
+                raise RunDirectoryError(
+                    f"{exc}; delete {run_dir} and rerun the sweep with --save-runs to train "
+                    "that cell's runs again"
+                ) from None
         for probe, why in json.loads(ds.attrs.get("skipped_probes", "{}")).items():
             skipped.setdefault(probe, [0, why])[0] += 1
         ran.update(str(v.attrs["probe"]) for v in ds.data_vars.values() if "probe" in v.attrs)

@@ -13,7 +13,6 @@ DIR/analysis-cells/<probes>/     its per-cell files
 
 from __future__ import annotations
 
-import contextlib
 import json
 import shutil
 import time
@@ -87,16 +86,13 @@ def check_directory(out: Path, spec: SweepSpec, force: bool) -> None:
         raise TlkitError(f"{out / RESULTS_FILE} is a directory; the sweep writes its results there")
     spec_file = out / SPEC_FILE
     if spec_file.is_file():
-        try:
-            recorded = json.loads(spec_file.read_text()).get("spec")
-        except (OSError, ValueError):
-            recorded = None
+        recorded = read_record(out)["spec"]
         if recorded != spec.to_dict() and not force:
             raise TlkitError(
                 f"{out} holds a sweep with a different config; use another --out, or "
                 "--force to discard its results"
             )
-    elif any(out.iterdir()):
+    elif not only_sweep_files(out):
         # not even with --force: it would replace the results.nc of whatever is there
         raise TlkitError(
             f"{out} exists, is not empty and is not a sweep directory (no {SPEC_FILE}); "
@@ -104,14 +100,48 @@ def check_directory(out: Path, spec: SweepSpec, force: bool) -> None:
         )
 
 
+#: what a sweep writes into its directory (a directory of only these is a sweep's,
+#: also when its sweep.json was deleted to be written again)
+_SWEEP_ENTRIES = {CELLS, RUNS, SPEC_FILE, RESULTS_FILE, ANALYSIS_FILE, ANALYSIS_CELLS}
+
+
+def only_sweep_files(out: Path) -> bool:
+    """Whether ``out`` holds nothing but what a sweep writes (hidden temporaries aside)."""
+    return all(p.name in _SWEEP_ENTRIES or p.name.startswith(".") for p in out.iterdir())
+
+
+def read_record(out: Path) -> dict[str, Any]:
+    """The record in ``out/sweep.json``: ``{"spec": ..., "cells": [...], ...}``.
+
+    Raises:
+        TlkitError: unreadable or damaged (saying how to recover without losing the
+            finished cells), or written by a newer tlkit.
+    """
+    spec_file = out / SPEC_FILE
+    try:
+        record = json.loads(spec_file.read_text(encoding="utf-8"))
+        if not isinstance(record, dict) or not isinstance(record.get("spec"), dict):
+            raise ValueError("not a sweep record")
+    except (OSError, ValueError) as exc:
+        raise TlkitError(
+            f"{spec_file} is unreadable ({type(exc).__name__}: {exc}); delete it and rerun "
+            "the same sweep command to write it again: finished cells of that config are "
+            "reused (their files are named by a hash of their configs)"
+        ) from None
+    schema = record.get("tlkit_sweep_schema", 1)
+    if not isinstance(schema, int) or schema > SWEEP_SCHEMA:
+        raise TlkitError(
+            f"{out} was written by a newer tlkit (sweep schema {schema!r}; this tlkit reads "
+            f"up to {SWEEP_SCHEMA}); upgrade tlkit to use it"
+        )
+    return record
+
+
 def prepare_directory(out: Path, spec: SweepSpec, cells: Sequence[Cell], force: bool) -> None:
     """Create ``out``; with ``force`` and a different recorded config, drop old results."""
     spec_file = out / SPEC_FILE
     if force and out.is_dir():
-        recorded = None
-        if spec_file.is_file():
-            with contextlib.suppress(OSError, ValueError):
-                recorded = json.loads(spec_file.read_text()).get("spec")
+        recorded = read_record(out)["spec"] if spec_file.is_file() else None
         if recorded != spec.to_dict():
             # Only what a sweep writes is removed; anything else the user put there stays.
             for path in (out / CELLS).glob("*.nc"):
@@ -137,8 +167,11 @@ def prepare_directory(out: Path, spec: SweepSpec, cells: Sequence[Cell], force: 
 
 
 def recorded_spec(out: Path) -> Any:
-    """The sweep config recorded in ``out/sweep.json`` (None if unreadable)."""
-    try:
-        return json.loads((out / SPEC_FILE).read_text()).get("spec")
-    except (OSError, ValueError):
+    """The sweep config recorded in ``out/sweep.json`` (None if there is none).
+
+    Raises:
+        TlkitError: see :func:`read_record`.
+    """
+    if not (out / SPEC_FILE).is_file():
         return None
+    return read_record(out)["spec"]

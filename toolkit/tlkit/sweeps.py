@@ -40,8 +40,9 @@ import numpy as np
 import xarray as xr
 
 from tlkit import dims, results
+from tlkit.atomic import check_creatable_dir
 from tlkit.config import ComponentConfig, RunConfig, is_seed, parse_probes
-from tlkit.errors import ComponentError, ConfigError
+from tlkit.errors import ComponentError, ConfigError, TlkitError
 from tlkit.interrupts import raise_if_interrupted
 from tlkit.params import resolve_parameters
 from tlkit.plugins import PluginHost, get_host
@@ -133,9 +134,12 @@ class SweepSpec:
         variants = data.get("variants", [])
         if not isinstance(variants, list) or not all(isinstance(v, Mapping) for v in variants):
             raise ConfigError(f"variants must be a list of tables ([[variants]]), got {variants!r}")
+        names = [v["name"] for v in variants if "name" in v]
         for index, variant in enumerate(variants):
             if "name" in variant and not isinstance(variant["name"], str):
                 raise ConfigError(f"variants.name must be a string, got {variant['name']!r}")
+            if "name" in variant and names.count(variant["name"]) > 1:
+                raise ConfigError(f"variant name {variant['name']!r} is used twice")
             own, _ = parse_grid(variant.get("grid", {}), f"variants[{index}].grid")
             for key in own:
                 if key in grid:
@@ -209,6 +213,18 @@ def parse_grid(table: Any, where: str) -> tuple[dict[str, list[Any]], dict[str, 
         if not axis:
             raise ConfigError(f"{where}.{key} is an empty list: the sweep would have 0 cells")
         _check_grid_key(key)
+        seen_values: set[str] = set()
+        for value in axis:
+            text = json.dumps(value, sort_keys=True, default=str)
+            if text in seen_values:
+                raise ConfigError(f"{where}.{key} has the value {value!r} twice")
+            seen_values.add(text)
+        head, _, rest = key.partition(".")
+        same = f"{head}.{rest.removeprefix('params.')}" if rest else key
+        for other in values:
+            o_head, _, o_rest = other.partition(".")
+            if o_rest and f"{o_head}.{o_rest.removeprefix('params.')}" == same:
+                raise ConfigError(f"{where}: {other} and {key} set the same parameter")
         values[key] = list(axis)
     taken = [d for d in named.values() if list(named.values()).count(d) > 1]
     if taken:
@@ -684,7 +700,12 @@ def collect(
         if cell.id in in_memory and path.is_file():
             datasets.append(in_memory[cell.id])
         elif path.is_file():
-            datasets.append(results.open_results(path))
+            try:
+                datasets.append(results.open_results(path))
+            except TlkitError as exc:
+                # damaged outside tlkit (cells are written atomically), e.g. a copy
+                # between machines that stopped halfway
+                raise TlkitError(f"{exc}; delete it and rerun to run that cell again") from None
         elif err.is_file():
             reason = json.loads(err.read_text()).get("error", "unknown error")
             errors[cell.id] = reason
@@ -778,6 +799,7 @@ def plan_sweep(
     selected = select_variants(cells, variants)
     out = Path(out)
     check_directory(out, spec, force)
+    check_creatable_dir(out / CELLS)
     # --force discards results only when the recorded config differs.
     discard = force and out.is_dir() and recorded_spec(out) != spec.to_dict()
     todo = (
@@ -874,6 +896,9 @@ def sweep(
     compute = 0.0
     failed_runs = 0
     in_memory: dict[str, xr.Dataset] = {}
+    # cells that raised in this call: also those whose earlier file stands (a finished
+    # cell trained again for --save-runs), which collect() alone would count as fine
+    raised: dict[str, str] = {}
     try:
         prepare_directory(out, spec, cells, force)
         with SweepProgress(len(selected), len(selected) - len(todo), progress, echo) as bar:
@@ -888,6 +913,8 @@ def sweep(
                     in_memory[outcome.cell] = outcome.dataset
                 compute += outcome.seconds
                 failed_runs += outcome.failed_runs
+                if outcome.status == "error":
+                    raised[outcome.cell] = outcome.error
                 bar.advance(outcome)
             raise_if_interrupted()  # one dropped inside the last cell
     except KeyboardInterrupt:
@@ -901,15 +928,16 @@ def sweep(
         except Exception as exc:  # the interrupt is what must come out of here
             say(f"interrupted; {out / RESULTS_FILE} not updated: {exc}")
         else:
+            where = f" (in {out / RESULTS_FILE})" if combined is not None else ""
             say(
                 f"interrupted: {sum(cell_path(out, c).is_file() for c in cells)} of "
-                f"{len(cells)} cells are finished (in {out / RESULTS_FILE}); rerun the same "
-                "command to go on"
+                f"{len(cells)} cells are finished{where}; rerun the same command to go on"
             )
         raise
     finally:
         runner.close()  # closing twice is harmless
     combined, errors = collect(out, cells, in_memory)
+    errors = {**errors, **raised}
     if combined is not None:
         _write_combined(combined, out, spec, cells, errors)
     return SweepResult(
