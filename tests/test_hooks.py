@@ -193,3 +193,21 @@ def test_a_command_hook_that_raises_withdraws_the_plugin(host):
     assert "half-target" not in registry.names("target")
     assert "no more commands" in registry.broken["half"]
     assert "no more commands" in host.plugins["half"].error
+
+
+def test_an_observer_that_raises_is_one_line_naming_its_plugin(host, tmp_path):
+    from tlkit.errors import ComponentError
+
+    class BrokenLogger:
+        @tlkit.hookimpl
+        def tlkit_stage_finished(self, stage):
+            raise OSError("log server\ndown")
+
+    host.add_plugin(BrokenLogger(), name="logger")
+    with pytest.raises(ComponentError) as err:
+        tlkit.train(fake_config(), out=tmp_path / "run", host=host)
+    assert str(err.value) == (
+        "plugin 'logger': its tlkit_stage_finished hook raised OSError: log server down"
+    )
+    assert isinstance(err.value.__cause__, OSError)
+    assert not (tmp_path / "run").exists()

@@ -26,7 +26,7 @@ from typing import Any
 import pluggy
 
 from tlkit import hookspecs
-from tlkit.errors import DuplicateComponentError, PluginError, TlkitError
+from tlkit.errors import ComponentError, DuplicateComponentError, PluginError, TlkitError
 from tlkit.registry import Registry
 
 ENTRY_POINT_GROUP = "tlkit"
@@ -280,8 +280,25 @@ class PluginHost:
 
     # -- events ------------------------------------------------------------------
     def emit(self, hook_name: str, **kwargs: Any) -> None:
-        """Fire an event hook on every plugin, with keyword arguments."""
-        getattr(self.pm.hook, hook_name)(**kwargs)
+        """Fire an event hook on every plugin, with keyword arguments.
+
+        Raises:
+            ComponentError: an observer raised; names its plugin and the hook (the
+                original exception is the cause).
+        """
+        caller = getattr(self.pm.hook, hook_name)
+        impls = caller.get_hookimpls()
+        if any(getattr(i, "hookwrapper", False) or getattr(i, "wrapper", False) for i in impls):
+            caller(**kwargs)  # wrappers need pluggy's own calling protocol
+            return
+        for impl in reversed(impls):  # pluggy's order: last registered first
+            try:
+                _call_impl(impl, **kwargs)
+            except Exception as exc:
+                raise ComponentError(
+                    f"plugin {impl.plugin_name!r}: its {hook_name} hook raised "
+                    f"{type(exc).__name__}: {' '.join(str(exc).split())}"
+                ) from exc
 
     def distribution_versions(self) -> dict[str, str]:
         """Versions of the distributions behind the loaded plugins (for manifests)."""
