@@ -48,11 +48,20 @@ MALFORMED = {
 }
 
 
+def _returning(value):
+    """A probe factory (no parameters) whose probe returns ``value``."""
+
+    def factory():
+        return lambda run: value
+
+    return factory
+
+
 class ContractPlugin:
     @tlkit.hookimpl
     def tlkit_register_probes(self, register):
         for name, (value, _) in MALFORMED.items():
-            register(f"p-{name}", lambda value=value: lambda run: value)
+            register(f"p-{name}", _returning(value))
 
         def make_raising():
             def probe(run):

@@ -211,3 +211,24 @@ def test_an_observer_that_raises_is_one_line_naming_its_plugin(host, tmp_path):
     )
     assert isinstance(err.value.__cause__, OSError)
     assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize(
+    ("factory", "message"),
+    [
+        (lambda d=8, seed=0: None, "parameter 'd' of its factory has no type annotation"),
+        (lambda seed=0, **kw: None, "its factory takes **kwargs"),
+    ],
+)
+def test_a_factory_that_breaks_the_parameter_rules_is_warned_about(factory, message):
+    class Loose:
+        @tlkit.hookimpl
+        def tlkit_register_targets(self, register):
+            register("loose", factory)
+
+    host = PluginHost(load_entry_points=False, strict=False)
+    host.add_plugin(Loose(), name="loose-plugin")
+    expected = re.escape(f"plugin 'loose-plugin': target 'loose': {message}")
+    with pytest.warns(UserWarning, match=expected):
+        host.ensure_registered()
+    assert "loose" in host.registry.names("target")  # it still works

@@ -232,6 +232,10 @@ class PluginHost:
         def register(name: str, factory: Callable[..., Any], **metadata: Any) -> None:
             try:
                 self.registry.register(kind, name, factory, plugin, **metadata)
+                problem = factory_problem(factory, kind)
+                if problem:
+                    # it works, but parameters cannot be parsed, listed or checked
+                    warnings.warn(f"plugin {plugin!r}: {kind} {name!r}: {problem}", stacklevel=2)
             except DuplicateComponentError as exc:
                 # Only the newcomer's component is dropped: one clashing name must not
                 # unload every other component of the plugin that holds it.
@@ -310,6 +314,41 @@ class PluginHost:
 
     def working_plugins(self) -> Iterable[PluginInfo]:
         return (p for p in self.plugins.values() if p.error is None)
+
+
+def factory_problem(factory: Callable[..., Any], kind: str) -> str | None:
+    """What breaks the factory rules of the hook contract, or ``None``.
+
+    Every parameter a user may set needs a type annotation (to parse ``-p key=value``
+    and check config values) and none may hide behind ``**kwargs`` (it could not be
+    listed by ``tlkit describe`` nor recorded in a manifest).
+    """
+    import inspect
+
+    from tlkit.params import HOST_PARAMETERS
+
+    target = factory.__init__ if inspect.isclass(factory) else factory
+    try:
+        parameters = inspect.signature(target).parameters.values()
+    except (TypeError, ValueError):
+        return None
+    if any(p.kind is p.VAR_KEYWORD for p in parameters):
+        return "its factory takes **kwargs: those parameters cannot be listed or checked"
+    host_given = HOST_PARAMETERS.get(kind, frozenset())
+    bare = [
+        p.name
+        for p in parameters
+        if p.name != "self"
+        and p.name not in host_given
+        and p.kind is not p.VAR_POSITIONAL
+        and p.annotation is inspect.Parameter.empty
+    ]
+    if bare:
+        return (
+            f"parameter {bare[0]!r} of its factory has no type annotation: values given "
+            "as text are guessed, not checked"
+        )
+    return None
 
 
 def _dist_name(ep: Any) -> str | None:
