@@ -92,7 +92,7 @@ def check_directory(out: Path, spec: SweepSpec, force: bool) -> None:
                 f"{out} holds a sweep with a different config; use another --out, or "
                 "--force to discard its results"
             )
-    elif not only_sweep_files(out):
+    elif any(out.iterdir()) and not only_sweep_files(out):
         # not even with --force: it would replace the results.nc of whatever is there
         raise TlkitError(
             f"{out} exists, is not empty and is not a sweep directory (no {SPEC_FILE}); "
@@ -106,8 +106,11 @@ _SWEEP_ENTRIES = {CELLS, RUNS, SPEC_FILE, RESULTS_FILE, ANALYSIS_FILE, ANALYSIS_
 
 
 def only_sweep_files(out: Path) -> bool:
-    """Whether ``out`` holds nothing but what a sweep writes (hidden temporaries aside)."""
-    return all(p.name in _SWEEP_ENTRIES or p.name.startswith(".") for p in out.iterdir())
+    """Whether ``out`` is a sweep's directory without its ``sweep.json``: a ``cells/``
+    folder and nothing but what a sweep writes (hidden temporaries aside)."""
+    return (out / CELLS).is_dir() and all(
+        p.name in _SWEEP_ENTRIES or p.name.startswith(".") for p in out.iterdir()
+    )
 
 
 def read_record(out: Path) -> dict[str, Any]:
