@@ -228,3 +228,70 @@ def test_cli_threshold_json_is_strict_and_says_what_each_number_is(invoke, resul
     assert {r["status"] for r in at_once["thresholds"]} == {"upper bound"}
     crossed = strict(invoke(*base, "--level", "0").stdout)
     assert {r["status"] for r in crossed["thresholds"]} == {"crossed"}
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ("threshold", "--metric", "feature_corr", "--level", "0.5", "--above", "--below"),
+            "error: give --above or --below, not both",
+        ),
+        (
+            ("threshold", "--metric", "feature_corr", "--level", "0.5", "--seed", "-1"),
+            "error: --seed must be >= 0, got -1",
+        ),
+        (
+            ("threshold", "--metric", "feature_corr", "--level", "0.5", "--across", "n_train"),
+            "error: --across 'n_train' is also --x",
+        ),
+        (
+            (
+                "threshold",
+                "--metric",
+                "feature_corr",
+                "--level",
+                "0.5",
+                "--x",
+                "d",
+                "--across",
+                "d",
+            ),
+            "error: --across 'd' is also --x",
+        ),
+        (("plot", "--x", "seed"), "error: --x 'seed' is the dimension the median is taken over"),
+    ],
+)
+def test_cli_contradictory_or_meaningless_options_are_one_line(
+    invoke, results_file, tmp_path, args, message
+):
+    before = sorted(tmp_path.iterdir())
+    bad = invoke(args[0], results_file, *args[1:])
+    assert bad.exit_code == 2 and len(bad.stderr.strip().splitlines()) == 1, bad.output
+    assert bad.stderr.startswith(message), bad.stderr
+    assert sorted(tmp_path.iterdir()) == before
+
+
+def test_cli_threshold_below_alone_still_works(invoke, results_file):
+    result = invoke(
+        "threshold", results_file, "--metric", "test_normalized_mse", "--level", "0.5", "--below"
+    )
+    assert result.exit_code == 0, result.output
+    assert "median test_normalized_mse <= 0.5" in result.stdout
+
+
+def test_a_metric_with_no_values_is_one_line(invoke, tmp_path):
+    # a two-layer-only grid: the feature probe measured nothing
+    ds = sweep_like().isel(arch=[0], trainer=[0])
+    ds["feature_corr"][:] = np.nan
+    path = save_dataset(ds, tmp_path / "two.nc")
+    bad = invoke("threshold", path, "--metric", "feature_corr", "--level", "0.5")
+    assert bad.exit_code == 2 and len(bad.stderr.strip().splitlines()) == 1, bad.output
+    assert bad.stderr.startswith(f"error: --metric 'feature_corr' has no values in {path}")
+    bad = invoke("plot", path, "--y", "feature_corr", "--out", tmp_path / "f.png")
+    assert bad.exit_code == 2 and bad.stderr.startswith("error: --y 'feature_corr' has no values")
+    assert not (tmp_path / "f.png").exists()
+    # the default metrics leave out the one without values instead of an empty panel row
+    result = invoke("plot", path, "--out", tmp_path / "g.png")
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "g.png").is_file()

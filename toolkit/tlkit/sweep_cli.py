@@ -221,6 +221,21 @@ def check_metric(ds: Any, option: str, name: str) -> None:
         )
 
 
+def check_not_seed(x: str) -> None:
+    """Refuse ``--x seed``: the seeds are what the median and band are taken over."""
+    if x == "seed":
+        raise ConfigError("--x 'seed' is the dimension the median is taken over; use n_train")
+
+
+def check_has_values(ds: Any, option: str, name: str, results_file: str) -> None:
+    """Raise a one-line ConfigError when the metric ``name`` is NaN everywhere."""
+    if not bool(ds[name].notnull().any()):
+        raise ConfigError(
+            f"{option} {name!r} has no values in {results_file} (NaN everywhere: no run "
+            "measured it, e.g. a probe that does not apply to these architectures)"
+        )
+
+
 @click.command("plot")
 @click.argument("results_file", type=click.Path(dir_okay=False))
 @click.option("--x", "x", default="n_train", show_default=True, help="x-axis dimension.")
@@ -246,10 +261,11 @@ def plot_command(
     from tlkit.results import open_results
 
     ds = open_results(results_file)
-    chosen = list(metrics) or [m for m in DEFAULT_METRICS if m in ds]
+    # the defaults that hold values (feature_corr is NaN for two-layer networks only)
+    chosen = list(metrics) or [m for m in DEFAULT_METRICS if m in ds and ds[m].notnull().any()]
     if not chosen:
         raise TlkitError(
-            f"none of {', '.join(DEFAULT_METRICS)} is in {results_file}; "
+            f"none of {', '.join(DEFAULT_METRICS)} has values in {results_file}; "
             f"choose with --y (available: {', '.join(ds.tlkit.metrics())})"
         )
     path = Path(out) if out else Path(results_file).with_suffix(".png")
@@ -257,7 +273,9 @@ def plot_command(
         raise ConfigError(f"--out must end in .png or .svg, got {path.name!r}")
     for metric in chosen:
         check_metric(ds, "--y", metric)
+        check_has_values(ds, "--y", metric, results_file)
     check_dimension(ds, "--x", x, numeric=True)
+    check_not_seed(x)
     if col is not None:
         check_dimension(ds, "--col", col)
     if hue == "arch":
@@ -279,12 +297,8 @@ def plot_command(
 @click.argument("results_file", type=click.Path(dir_okay=False))
 @click.option("--metric", required=True, help="Metric variable, e.g. feature_corr.")
 @click.option("--level", required=True, type=float, help="Level the median must cross.")
-@click.option(
-    "--above/--below",
-    default=True,
-    show_default=True,
-    help="Metric must rise to >= level (--above) or fall to <= level (--below).",
-)
+@click.option("--above", is_flag=True, help="Metric must rise to >= level (the default).")
+@click.option("--below", is_flag=True, help="Metric must fall to <= level.")
 @click.option("--x", "x", default="n_train", show_default=True, help="Sample-size dimension.")
 @click.option("--across", default="d", show_default=True, help="Fit the threshold against this.")
 @click.option(
@@ -302,6 +316,7 @@ def threshold_command(
     metric: str,
     level: float,
     above: bool,
+    below: bool,
     x: str,
     across: str,
     n_boot: int,
@@ -312,17 +327,27 @@ def threshold_command(
     from tlkit.results import open_results
     from tlkit.threshold import scaling, thresholds
 
+    if above and below:
+        raise ConfigError("give --above or --below, not both")
+    above = not below
     if n_boot < 1:
         raise ConfigError(f"--bootstrap must be >= 1, got {n_boot}")
+    if seed < 0:
+        raise ConfigError(f"--seed must be >= 0, got {seed}")
     if not math.isfinite(level):
         raise ConfigError(f"--level must be finite, got {level}")
     ds = open_results(results_file)
     check_metric(ds, "--metric", metric)
     check_dimension(ds, "--x", x, numeric=True)
-    if x == "seed":
-        raise ConfigError("--x 'seed' is the dimension the median is taken over; use n_train")
+    check_not_seed(x)
+    if across == x:
+        raise ConfigError(
+            f"--across {across!r} is also --x: the threshold in {x} is fitted against "
+            "another dimension (e.g. --across d)"
+        )
     if across != "d":  # the default may be absent (one d): then there is no fit
         check_dimension(ds, "--across", across, numeric=True)
+    check_has_values(ds, "--metric", metric, results_file)
     table = thresholds(ds, metric, level, above=above, x=x)
     # Leave out curves with no data at all (e.g. arch/trainer pairs that no variant ran).
     reduce = [d for d in (x, "seed") if d in ds[metric].dims]
