@@ -171,3 +171,119 @@ def test_a_recorded_interrupt_is_raised_once_and_the_handler_restored():
         raise_if_interrupted()  # raised once, not forever
     assert signal.getsignal(signal.SIGINT) is before
     raise_if_interrupted()  # outside the CLI nothing is recorded
+
+
+# -- Ctrl-C while the CLI starts (imports, plugins) -------------------------------------------
+# Plugins that load slowly: the CLI is interrupted while it builds its plugin host, at a
+# known moment (the test waits for "loading" before it presses Ctrl-C).
+SLOW_START = textwrap.dedent(
+    """
+    import sys, time
+    import tlkit, tlkit.cli
+    from fakes import FakePlugin
+    from tlkit.plugins import PluginHost
+
+    def build_cli():
+        print("loading", flush=True)
+        end = time.monotonic() + float(sys.argv[1])
+        while time.monotonic() < end:
+            time.sleep(0.01)
+        host = PluginHost(load_entry_points=False, strict=False)
+        host.add_plugin(FakePlugin(), name="fake", version="0.0")
+        host.ensure_registered()
+        return tlkit.cli.cli, host
+
+    tlkit.cli.build_cli = build_cli
+    tlkit.cli.main(sys.argv[2:])
+    """
+)
+
+# A slow import of `module`, as when JAX loads from a cold disk; installed in each Python
+# process through sitecustomize, so that the real entry points run unchanged.
+SLOW_IMPORT = textwrap.dedent(
+    """
+    import importlib.abc, os, sys, time
+
+    class SlowImport(importlib.abc.MetaPathFinder):
+        def find_spec(self, name, path, target=None):
+            if name == os.environ["SLOW_IMPORT_OF"]:
+                sys.meta_path.remove(self)
+                print("importing", flush=True)
+                end = time.monotonic() + 2.0
+                while time.monotonic() < end:
+                    time.sleep(0.01)
+            return None
+
+    sys.meta_path.insert(0, SlowImport())
+    """
+)
+
+
+def _ctrl_c_after(command, ready, env, repeat=False):
+    """Press Ctrl-C when the command prints ``ready`` (every 0.5 s if ``repeat``)."""
+    proc = subprocess.Popen(
+        command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    assert proc.stdout.readline().strip() == ready
+    proc.send_signal(signal.SIGINT)
+    while repeat:
+        try:
+            proc.wait(timeout=0.5)
+            break
+        except subprocess.TimeoutExpired:
+            proc.send_signal(signal.SIGINT)
+    stdout, stderr = proc.communicate(timeout=60)
+    return proc, stdout, stderr
+
+
+def _env(**extra):
+    path = os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")])
+    return {**os.environ, "PYTHONPATH": path, **extra}
+
+
+def test_ctrl_c_while_plugins_load_is_aborted_without_a_traceback(tmp_path):
+    script = tmp_path / "cli.py"
+    script.write_text(SLOW_START)
+    out = tmp_path / "run"
+    train = ["train", "--target", "linear", "--arch", "linear-net", "--out", str(out)]
+    proc, stdout, stderr = _ctrl_c_after(
+        [sys.executable, str(script), "1.0", *train], "loading", _env()
+    )
+    assert (proc.returncode, stdout, stderr) == (1, "", "Aborted!\n")
+    assert not out.exists()
+
+
+def test_a_second_ctrl_c_stops_a_start_that_hangs(tmp_path):
+    script = tmp_path / "cli.py"
+    script.write_text(SLOW_START)
+    started = time.monotonic()
+    proc, stdout, stderr = _ctrl_c_after(
+        [sys.executable, str(script), "300", "plugins"], "loading", _env(), repeat=True
+    )
+    assert (proc.returncode, stdout, stderr) == (1, "", "Aborted!\n")
+    assert time.monotonic() - started < 60
+
+
+@pytest.mark.parametrize(
+    ("entry", "slow"),
+    [
+        # what the installed `tlkit` script runs: Ctrl-C while tlkit (JAX) is imported
+        (["-c", "import sys; from _tlkit_console import main; sys.exit(main())"], "tlkit"),
+        # `python -m tlkit` has imported tlkit already; its CLI modules are next
+        (["-m", "tlkit"], "tlkit.cli"),
+    ],
+)
+def test_ctrl_c_while_tlkit_is_imported_is_aborted_without_a_traceback(tmp_path, entry, slow):
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text(SLOW_IMPORT)
+    out = tmp_path / "run"
+    env = _env(SLOW_IMPORT_OF=slow)
+    env["PYTHONPATH"] = os.pathsep.join([str(site), env["PYTHONPATH"]])
+    proc, stdout, stderr = _ctrl_c_after(
+        [sys.executable, *entry, "train", "--target", "x", "--arch", "y", "--out", str(out)],
+        "importing",
+        env,
+    )
+    assert (proc.returncode, stdout, stderr) == (1, "", "Aborted!\n")
+    assert not out.exists()

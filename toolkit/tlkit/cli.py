@@ -17,7 +17,12 @@ from typing import Any
 import click
 
 from tlkit.errors import ComponentError, TlkitError
-from tlkit.interrupts import interrupted, sigint_recorded
+from tlkit.interrupts import (
+    interrupted,
+    raise_if_interrupted,
+    sigint_deferred,
+    sigint_recorded,
+)
 from tlkit.sweep_cli import executor_options
 
 # click >= 8.2 signals "no arguments: show the help" with a UsageError subclass
@@ -484,6 +489,23 @@ def _one_line_warning(
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``tlkit`` console script."""
+    # Ctrl-C is recorded from the start, so one that JAX's gc callback swallows is
+    # raised again at the next stage, probe or cell (tlkit.interrupts); one during
+    # start-up (loading plugins, which imports JAX and more) is "Aborted!", exit 1.
+    with sigint_recorded():
+        try:
+            with sigint_deferred():
+                group, host = _start()
+            raise_if_interrupted()
+            _run(group, host, argv)
+        except KeyboardInterrupt:
+            # before click runs the command (click prints its own "Aborted!" after)
+            click.echo("Aborted!", err=True)
+            sys.exit(1)
+
+
+def _start() -> tuple[click.Group, Any]:
+    """Check the environment, set up warnings, load the plugins."""
     import tlkit
 
     if tlkit.ENVIRONMENT_ERROR:
@@ -495,10 +517,14 @@ def main(argv: list[str] | None = None) -> None:
     # train/analyze list skipped probes with their results; sweeps record them per run
     warnings.filterwarnings("ignore", message=r"probe '.*' skipped: ")
     try:
-        group, host = build_cli()
+        return build_cli()
     except TlkitError as exc:  # strict mode: a broken plugin is fatal
+        raise_if_interrupted()  # unless the user had asked to stop
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)
+
+
+def _run(group: click.Group, host: Any, argv: list[str] | None) -> None:
     args = sys.argv[1:] if argv is None else argv
     if "plugins" not in args[:1]:
         # a plugin with only observer hooks (a logger) fails silently otherwise
@@ -508,18 +534,15 @@ def main(argv: list[str] | None = None) -> None:
                     f"plugin {info.name!r} not loaded: {info.error} (see 'tlkit plugins')",
                     stacklevel=1,
                 )
-    # Ctrl-C is recorded too, so one that JAX's gc callback swallows is raised again
-    # at the next stage, probe or cell (tlkit.interrupts).
-    with sigint_recorded():
-        try:
-            group.main(args=argv, prog_name="tlkit", obj=host)
-        except SystemExit as exc:
-            # a Ctrl-C dropped after the last check point: the work is complete and
-            # written, but the user asked to stop, and scripts must see that
-            if exc.code in (0, None) and interrupted():
-                click.echo("Aborted!", err=True)
-                sys.exit(1)
-            raise
+    try:
+        group.main(args=argv, prog_name="tlkit", obj=host)
+    except SystemExit as exc:
+        # a Ctrl-C dropped after the last check point: the work is complete and
+        # written, but the user asked to stop, and scripts must see that
+        if exc.code in (0, None) and interrupted():
+            click.echo("Aborted!", err=True)
+            sys.exit(1)
+        raise
 
 
 if __name__ == "__main__":

@@ -43,6 +43,33 @@ def sigint_recorded() -> Iterator[None]:
         _interrupted.clear()
 
 
+def _record_once(signum: int, frame: FrameType | None) -> None:
+    if _interrupted.is_set():
+        raise KeyboardInterrupt  # a second Ctrl-C: stop now
+    _interrupted.set()
+
+
+@contextlib.contextmanager
+def sigint_deferred() -> Iterator[None]:
+    """Within this block, a first SIGINT is only recorded; a second one raises.
+
+    For start-up work (importing modules, loading plugins), where a
+    ``KeyboardInterrupt`` is easily dropped by a callback or turned into an
+    ``ImportError`` by a C extension's initialisation. Call :func:`raise_if_interrupted`
+    after the block. Use it inside :func:`sigint_recorded`, which clears the record
+    on entry; only the main thread can install signal handlers, elsewhere this does
+    nothing.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, _record_once)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def interrupted() -> bool:
     """Whether a recorded SIGINT has not been raised yet (see :func:`raise_if_interrupted`)."""
     return _interrupted.is_set()
