@@ -187,3 +187,99 @@ def test_an_empty_cache_path_is_refused(tmp_path, invoke, restore_jax_cache):
         "error: the compilation cache needs a directory, got an empty path"
     ]
     assert not (tmp_path / "out").exists()
+
+
+_CONFIG = (
+    '[base]\ntarget = "linear"\narch = "linear-net"\ntrainer = "lstsq"\n[grid]\nn_train = [8]\n'
+)
+
+
+@pytest.mark.parametrize("dry_run", [False, True])
+@pytest.mark.parametrize("where", ["out", "inside-out", "inside-a-sweep", "inside-a-run"])
+def test_a_cache_inside_a_sweep_or_run_directory_is_refused_before_anything_is_written(
+    tmp_path, invoke, restore_jax_cache, where, dry_run
+):
+    config = tmp_path / "sweep.toml"
+    config.write_text(_CONFIG)
+    out = tmp_path / "out"
+    other_sweep, run = tmp_path / "old-sweep", tmp_path / "run"
+    other_sweep.mkdir()
+    (other_sweep / "sweep.json").write_text("{}")
+    (run / "state").mkdir(parents=True)
+    (run / "manifest.json").write_text("{}")
+    cache = {
+        "out": out,
+        "inside-out": out / "xla",
+        "inside-a-sweep": other_sweep / "cells" / "xla",
+        "inside-a-run": run / "state" / "xla",
+    }[where]
+    before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
+    extra = ("--dry-run",) if dry_run else ()
+    result = invoke("sweep", config, "--out", out, "--compile-cache", cache, *extra)
+    assert result.exit_code == 2, result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"error: --compile-cache {cache} is inside"), (
+        lines
+    )
+    assert "outside sweep and run directories" in lines[0]
+    assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before
+    assert compile_cache_dir() is None
+
+
+def test_dry_run_refuses_a_cache_path_that_is_a_file(tmp_path, invoke, restore_jax_cache):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    config = tmp_path / "sweep.toml"
+    config.write_text(_CONFIG)
+    result = invoke(
+        "sweep", config, "--out", tmp_path / "out", "--compile-cache", blocker, "--dry-run"
+    )
+    assert result.exit_code == 2
+    assert result.output.strip().splitlines() == [
+        f"error: cannot create directory {blocker}: {blocker} is a file, not a directory"
+    ]
+    assert not (tmp_path / "out").exists()
+
+
+def test_reproduce_refuses_a_cache_inside_its_directory(tmp_path, host, restore_jax_cache):
+    from tlkit.reproduce_cli import COMMANDS as REPRODUCE
+
+    group = TlkitGroup("tlkit")
+    for command in REPRODUCE:
+        group.add_command(command)
+    out = tmp_path / "repro"
+    result = CliRunner().invoke(
+        group,
+        ["reproduce", "single-index", "--small", "--out", str(out)]
+        + ["--compile-cache", str(out / "xla")],
+        obj=host,
+    )
+    assert result.exit_code == 2
+    assert (
+        result.output.strip()
+        .splitlines()[0]
+        .startswith(f"error: --compile-cache {out / 'xla'} is inside the output directory {out}")
+    )
+    assert not out.exists()
+    assert compile_cache_dir() is None
+
+
+def test_a_bad_environment_variable_is_one_line_from_the_console_script(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("JAX_", "TLKIT_"))}
+    env[ENV_VAR] = str(blocker)
+    # what the installed `tlkit` script does
+    code = "import sys; from _tlkit_console import main; sys.exit(main())"
+    result = subprocess.run(
+        [sys.executable, "-c", code, "--version"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.splitlines() == [
+        f"warning: TLKIT_COMPILE_CACHE: cannot create directory {blocker}: {blocker} is a "
+        "file, not a directory; running without the cache"
+    ]

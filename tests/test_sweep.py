@@ -446,6 +446,17 @@ def test_bad_plugin_reference_or_blocked_results_are_one_line_before_any_work(
         result = invoke("sweep", config, "--out", tmp_path / "sw", "--plugin", ref)
         assert result.exit_code == 2 and result.stderr.strip().startswith(f"error: {message}")
         assert not (tmp_path / "sw").exists()
+    # importable, but not a plugin: no hook implementations
+    for ref in ("os:path", "fakes:fake_config"):
+        result = invoke("sweep", config, "--out", tmp_path / "sw", "--plugin", ref)
+        assert result.exit_code == 2, result.output
+        assert result.stderr.strip() == (
+            f"error: --plugin {ref!r} is not a tlkit plugin: it has no @tlkit.hookimpl methods"
+        )
+        assert not (tmp_path / "sw").exists()
+    for ref in ("fakes:FakePlugin",):  # a class, as documented
+        dry = invoke("sweep", config, "--out", tmp_path / "sw", "--plugin", ref, "--dry-run")
+        assert dry.exit_code == 0, dry.output
     (tmp_path / "sw2" / "results.nc").mkdir(parents=True)
     (tmp_path / "sw2" / "sweep.json").write_text("{}")
     result = invoke("sweep", config, "--out", tmp_path / "sw2", "--force")
@@ -629,6 +640,30 @@ def test_cli_unreachable_scheduler(invoke, tmp_path):
         "error: cannot reach the Dask scheduler at tcp://127.0.0.1:9 within 2 s"
     )
     assert not (tmp_path / "sw").exists()
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-1", "0"])
+@pytest.mark.parametrize("executor", [("--executor", "dask"), ()])
+def test_cli_timeout_must_be_a_positive_number_of_seconds(invoke, tmp_path, value, executor):
+    cfg = write_toml(tmp_path / "s.toml", BASE_TOML + "\n[grid]\nn_train = [16]\n")
+    scheduler = ("--scheduler", "tcp://127.0.0.1:9") if executor else ()
+    for dry in ((), ("--dry-run",)):
+        result = invoke(
+            "sweep", cfg, "--out", tmp_path / "sw", *executor, *scheduler, "--timeout", value, *dry
+        )
+        assert result.exit_code == 2, result.output
+        assert result.stderr.strip() == (
+            f"error: --timeout must be a positive number of seconds, got {value}"
+        )
+        assert not (tmp_path / "sw").exists()
+
+
+def test_dask_executor_refuses_a_bad_timeout_before_connecting():
+    from tlkit.executors import DaskExecutor, HostSpec
+
+    for value in (float("nan"), float("inf"), -1.0):
+        with pytest.raises(ConfigError, match="connect_timeout must be a positive number"):
+            DaskExecutor(host_spec=HostSpec(), scheduler="tcp://127.0.0.1:9", connect_timeout=value)
 
 
 def test_cli_option_mismatch(invoke, tmp_path):

@@ -66,6 +66,53 @@ def enable_compile_cache(path: str | Path) -> Path:
     return directory
 
 
+#: files that mark a sweep directory and a run directory (sweep_files, checkpoint)
+_SHARED_MARKERS = ("sweep.json", "manifest.json")
+
+
+def check_cache_location(path: str | Path, *, out: str | Path | None = None) -> None:
+    """Refuse a cache directory inside a sweep or run directory, writing nothing.
+
+    The cache holds executable code, and sweep and run directories are shared; a
+    cache inside one also makes a new ``--out`` look like a directory that is not a
+    sweep. The path must also be creatable: an existing file is refused here, so that
+    ``--dry-run`` finds what the real run would.
+
+    Args:
+        path: the cache directory asked for.
+        out: the output directory of the command (which may not exist yet).
+
+    Raises:
+        ConfigError: the path is empty or a file, equals ``out`` or lies inside it, or
+            lies inside a directory holding ``sweep.json`` or ``manifest.json``.
+    """
+    if not str(path).strip():
+        raise ConfigError("the compilation cache needs a directory, got an empty path")
+    cache = Path(path).expanduser().resolve()
+    why = "it holds executable code; keep it in a directory only you write to"
+    if out is not None:
+        out_dir = Path(out).expanduser().resolve()
+        if cache == out_dir or out_dir in cache.parents:
+            raise ConfigError(
+                f"--compile-cache {path} is inside the output directory {out}; {why}, "
+                "outside sweep and run directories"
+            )
+    for directory in (cache, *cache.parents):
+        marker = next((m for m in _SHARED_MARKERS if (directory / m).is_file()), None)
+        if marker is not None:
+            kind = "sweep" if marker == "sweep.json" else "run"
+            raise ConfigError(
+                f"--compile-cache {path} is inside the {kind} directory {directory} "
+                f"(it has {marker}); {why}, outside sweep and run directories"
+            )
+    absolute = Path(path).expanduser().absolute()
+    blocker = next((p for p in (absolute, *absolute.parents) if p.exists()), None)
+    if blocker is not None and not blocker.is_dir():
+        raise ConfigError(
+            f"cannot create directory {absolute}: {blocker} is a file, not a directory"
+        )
+
+
 def compile_cache_dir() -> str | None:
     """The persistent cache directory in use, or ``None``."""
     return jax.config.jax_compilation_cache_dir  # type: ignore[attr-defined]

@@ -24,6 +24,7 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import json
+import math
 import re
 import time
 import traceback
@@ -86,9 +87,29 @@ def _import_plugin(ref: str) -> tuple[Any, str]:
     if not sep or not module or not attr:
         raise ConfigError(f"--plugin {ref!r} must be of the form module:attribute")
     try:
-        return getattr(importlib.import_module(module), attr), attr
+        obj = getattr(importlib.import_module(module), attr)
     except (ImportError, AttributeError) as exc:
         raise ConfigError(f"--plugin {ref!r} cannot be loaded: {exc}") from None
+    if not _has_hookimpls(obj):
+        raise ConfigError(
+            f"--plugin {ref!r} is not a tlkit plugin: it has no @tlkit.hookimpl methods"
+        )
+    return obj, attr
+
+
+def _has_hookimpls(obj: Any) -> bool:
+    """Whether ``obj`` (a plugin object, class or module) implements any tlkit hook."""
+    from tlkit.hookspecs import PROJECT_NAME
+
+    marker = f"{PROJECT_NAME}_impl"  # what pluggy's HookimplMarker sets
+    for name in dir(obj):
+        try:
+            value = getattr(obj, name)
+        except Exception:  # a property that fails on the class: not a hook
+            continue
+        if hasattr(value, marker):
+            return True
+    return False
 
 
 _HOSTS: dict[HostSpec, PluginHost] = {}
@@ -251,6 +272,11 @@ class DaskExecutor:
         gpus: Sequence[str] | None = None,
         connect_timeout: float = 10.0,
     ) -> None:
+        if not (math.isfinite(connect_timeout) and connect_timeout > 0):
+            # Dask itself fails on nan/inf with a KeyError and on -1 after a wait
+            raise ConfigError(
+                f"connect_timeout must be a positive number of seconds, got {connect_timeout:g}"
+            )
         try:
             import dask
             from distributed import Client, LocalCluster

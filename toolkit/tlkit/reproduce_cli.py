@@ -93,8 +93,9 @@ def reproduce(
         raise ConfigError(f"--bootstrap must be >= 1, got {n_boot}")
     directory = Path(out) if out else Path("tlkit-reproduce") / (name + ("-small" if small else ""))
     if compile_cache is not None:
-        from tlkit.compile_cache import enable_compile_cache
+        from tlkit.compile_cache import check_cache_location, enable_compile_cache
 
+        check_cache_location(compile_cache, out=directory)
         enable_compile_cache(compile_cache)
     summary = run_reproduction(
         repro,
