@@ -318,3 +318,38 @@ def test_train_sets_probe_parameters_like_analyze(invoke, tmp_path):
     result = invoke(*TRAIN, "-p", "mse.kind=plain", "--out", str(tmp_path / "d"))
     assert result.exit_code == 2
     assert "unknown component 'mse'" in result.output
+
+
+def test_new_target_prints_a_pip_command_that_can_be_pasted(invoke, tmp_path):
+    out = tmp_path / "sp ace dir"
+    result = invoke("new", "target", "staircase", "--dir", str(out))
+    assert result.exit_code == 0, result.output
+    path = out / "tlkit-staircase"
+    assert result.output.strip().endswith(f"install it with: pip install -e '{path}'")
+
+
+def test_describe_without_a_name_lists_the_names(invoke):
+    result = invoke("describe", "target")
+    assert result.exit_code == 2
+    assert result.output.strip() == "error: missing target NAME; available: linear"
+    result = invoke("describe", "arch")
+    assert result.exit_code == 2
+    assert result.output.strip().startswith("error: missing architecture NAME; available: ")
+    assert "linear-net" in result.output
+
+
+def test_demo_takes_the_force_its_errors_suggest(invoke, tmp_path, monkeypatch):
+    from tlkit.errors import TlkitError
+
+    seen = {}
+
+    def fake_sweep(spec, out, **options):  # the demo's sweep, without running it
+        seen.update(options)
+        raise TlkitError("stopped by the test")
+
+    monkeypatch.setattr("tlkit.sweeps.sweep", fake_sweep)
+    result = invoke("demo", "--small", "--quiet", "--out", str(tmp_path / "d"), "--force")
+    assert result.output.strip() == "error: stopped by the test"
+    assert seen["force"] is True
+    invoke("demo", "--small", "--quiet", "--out", str(tmp_path / "d"))
+    assert seen["force"] is False

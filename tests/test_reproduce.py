@@ -422,3 +422,17 @@ def test_real_quadratic_comparison(tmp_path):
     assert corr[2048] > 0.9
     share = summary["theory"]["kernel_plateau"]["share"]
     assert 0.0 < share < 1.0
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--list", "single-index"], "error: --list lists every reproduction and takes no NAME"),
+        (["--list", "--show-config"], "error: give --list or --show-config, not both"),
+    ],
+)
+def test_cli_list_with_other_requests_is_refused(args, message):
+    result = CliRunner().invoke(make_cli(), ["reproduce", *args])
+    assert result.exit_code == 2
+    assert result.output.strip().startswith(message), result.output
+    assert len(result.output.strip().splitlines()) == 1

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import sys
 import traceback
 import warnings
@@ -147,15 +148,19 @@ def plugins_command(ctx: click.Context, as_json: bool, verbose: bool) -> None:
 
 @cli.command("describe")
 @click.argument("kind", type=click.Choice(["target", "architecture", "arch", "trainer", "probe"]))
-@click.argument("name")
+@click.argument("name", required=False)
 @click.pass_context
-def describe_command(ctx: click.Context, kind: str, name: str) -> None:
+def describe_command(ctx: click.Context, kind: str, name: str | None) -> None:
     """Show a component's parameters, types and defaults without running it."""
     from tlkit.params import HOST_PARAMETERS
 
     kind = "architecture" if kind == "arch" else kind  # as in --arch
 
-    comp = _host(ctx).registry.get(kind, name)
+    registry = _host(ctx).registry
+    if name is None:
+        available = ", ".join(sorted(registry.names(kind))) or "(none installed)"
+        raise TlkitError(f"missing {kind} NAME; available: {available}")
+    comp = registry.get(kind, name)
     click.echo(f"{kind} {comp.name} (plugin {comp.plugin})")
     doc = (comp.metadata.get("description") or comp.factory.__doc__ or "").strip()
     if doc:
@@ -412,12 +417,18 @@ def analyze_command(
 )
 @click.option("--small", is_flag=True, help="A tiny version (seconds) for smoke tests.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Run even if --out holds another sweep, e.g. the other size of the demo "
+    "(its results are discarded).",
+)
 @click.pass_context
-def demo_command(ctx: click.Context, out: str, small: bool, quiet: bool) -> None:
+def demo_command(ctx: click.Context, out: str, small: bool, quiet: bool, force: bool) -> None:
     """Two- vs three-layer networks on the quadratic-feature target (d = 16)."""
     from tlkit.demo import run_demo
 
-    run_demo(Path(out), small=small, host=_host(ctx), quiet=quiet, echo=click.echo)
+    run_demo(Path(out), small=small, host=_host(ctx), quiet=quiet, echo=click.echo, force=force)
 
 
 @cli.group("new", cls=TlkitGroup)
@@ -442,7 +453,7 @@ def new_target_command(ctx: click.Context, name: str, directory: str) -> None:
 
     check_name_is_free(name, _host(ctx))
     path = new_target_plugin(name, Path(directory))
-    click.echo(f"created {path}; install it with: pip install -e {path}")
+    click.echo(f"created {path}; install it with: pip install -e {shlex.quote(str(path))}")
 
 
 def _add_sweep_commands() -> None:

@@ -54,6 +54,7 @@ def run_demo(
     host: PluginHost | None = None,
     quiet: bool = False,
     echo: Callable[[str], None] = print,
+    force: bool = False,
 ) -> Any:
     """Run the demo; return the combined dataset (``arch`` x ``n_train`` x ``seed``).
 
@@ -63,6 +64,9 @@ def run_demo(
         host: plugin host.
         quiet: no progress bar.
         echo: where to print the table and messages.
+        force: run even if ``out`` holds a sweep of another config (for example the
+            full demo when ``small`` is asked for); its results are discarded, as
+            with ``tlkit sweep --force``.
     """
     from tlkit.plotting import plot_metrics, save_figure
     from tlkit.sweeps import sweep
@@ -72,7 +76,7 @@ def run_demo(
         raise TlkitError(
             f"{Path(out) / 'demo.png'} is a directory; the demo draws its figure there"
         )
-    result = sweep(spec, out, host=host, progress="none" if quiet else "bar")
+    result = sweep(spec, out, host=host, progress="none" if quiet else "bar", force=force)
     if result.results is None:
         raise RuntimeError(f"every demo cell failed: {result.errors}")
     # each architecture has its own trainer: keep one "arch" axis for table and plot

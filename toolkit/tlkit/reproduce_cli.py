@@ -71,6 +71,10 @@ def reproduce(
     from tlkit.reproduce import REPRODUCTIONS, get_reproduction, run_reproduction
 
     if list_only:
+        if show_config:
+            raise ConfigError("give --list or --show-config, not both")
+        if name is not None:
+            raise ConfigError(f"--list lists every reproduction and takes no NAME, got {name!r}")
         for repro in REPRODUCTIONS.values():
             click.echo(f"{repro.name:<20} {repro.title}")
             click.echo(f"{'':<20} theory: {repro.prediction}")
