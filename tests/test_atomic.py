@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 from tlkit import atomic
-from tlkit.errors import TlkitError
 from tlkit.atomic import atomic_directory, atomic_file, remove_stale_temporaries
+from tlkit.errors import TlkitError
 
 KILLED_WRITER = textwrap.dedent(
     """
@@ -172,10 +172,12 @@ def test_without_safe_pid_checks_only_age_counts(tmp_path, monkeypatch):
 def test_a_directory_another_writer_created_meanwhile_is_kept(tmp_path):
     # two `tlkit train --out X` at once: the second to finish must not replace the first
     target = tmp_path / "run"
-    with pytest.raises(TlkitError, match="was created by another process while this one"):
-        with atomic_directory(target) as tmp:
-            (tmp / "mine").write_text("second")
-            target.mkdir()
-            (target / "theirs").write_text("first")
+    with (
+        pytest.raises(TlkitError, match="was created by another process while this one"),
+        atomic_directory(target) as tmp,
+    ):
+        (tmp / "mine").write_text("second")
+        target.mkdir()
+        (target / "theirs").write_text("first")
     assert [p.name for p in target.iterdir()] == ["theirs"]
     assert [p.name for p in tmp_path.iterdir()] == ["run"]  # no temporary left
