@@ -181,3 +181,16 @@ def test_a_directory_another_writer_created_meanwhile_is_kept(tmp_path):
         (target / "theirs").write_text("first")
     assert [p.name for p in target.iterdir()] == ["theirs"]
     assert [p.name for p in tmp_path.iterdir()] == ["run"]  # no temporary left
+
+
+def test_an_old_directory_that_cannot_be_removed_is_named(tmp_path, monkeypatch):
+    target = tmp_path / "run"
+    target.mkdir()
+    (target / "old").write_text("old")
+    monkeypatch.setattr(atomic.shutil, "rmtree", lambda *args, **kwargs: None)
+    with (
+        pytest.warns(UserWarning, match="the old directory could not be removed; it is at"),
+        atomic_directory(target, replace=True) as tmp,
+    ):
+        (tmp / "new").write_text("new")
+    assert [p.name for p in target.iterdir()] == ["new"]

@@ -25,6 +25,7 @@ import socket
 import tempfile
 import time
 import uuid
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -242,6 +243,12 @@ def atomic_directory(path: str | Path, *, replace: bool = False) -> Iterator[Pat
                 os.rename(old, path)  # the old directory back under its name
                 raise
             shutil.rmtree(old, ignore_errors=True)
+            if old.exists():  # e.g. read-only files inside it: the new one is in place
+                warnings.warn(
+                    f"{path} was replaced, but the old directory could not be removed; "
+                    f"it is at {old}",
+                    stacklevel=3,
+                )
         else:
             # on POSIX a rename onto a non-empty directory fails: a writer that slips in
             # between the check above and here is not overwritten either
