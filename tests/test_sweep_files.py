@@ -166,3 +166,14 @@ def xhost(host):
     host.ensure_registered()
     yield host
     host.remove_plugin("extra")
+
+
+def test_resuming_with_save_runs_trains_a_damaged_run_again(host, tmp_path):
+    out = tmp_path / "sw"
+    tlkit.sweep(SMALL, out, host=host, progress="none", save_runs=True)
+    seed_dir = sorted((out / "runs").glob("*/seed-0"))[0]
+    state_file = next(p for p in (seed_dir / "state").rglob("*") if p.is_file())
+    state_file.unlink()
+    again = tlkit.sweep(SMALL, out, host=host, progress="none", save_runs=True)
+    assert (again.ran, again.reused) == (1, 1)
+    assert tlkit.load_run(seed_dir, host=host).ok

@@ -190,6 +190,23 @@ def read_manifest(path: str | Path) -> dict[str, Any]:
     return manifest
 
 
+def looks_complete(path: str | Path) -> bool:
+    """Whether a run directory has a valid manifest and every state file it lists.
+
+    Cheap (no checksums; :func:`load_state` verifies those): for a resumed sweep to
+    tell the runs it must train again from those it keeps.
+    """
+    try:
+        manifest = read_manifest(path)
+    except RunDirectoryError:
+        return False
+    files = manifest.get("state_files")
+    if not isinstance(files, dict):
+        return False
+    state_dir = Path(path) / STATE_DIR
+    return all((state_dir / rel).is_file() for rel in files)
+
+
 def shape_mismatch(expected: Any, restored: Any, where: str = "") -> str:
     """The first leaf whose shape differs between two nested state dicts, or ``""``.
 

@@ -53,10 +53,11 @@ def run_paths(out: str | Path, cell: Cell) -> list[Path]:
 
 
 def runs_saved(out: str | Path, cell: Cell) -> bool:
-    """Whether every seed of ``cell`` has a complete saved run directory."""
-    from tlkit.checkpoint import MANIFEST
+    """Whether every seed of ``cell`` has a complete saved run directory (a manifest
+    and every state file it lists: a damaged run is trained again on resume)."""
+    from tlkit.checkpoint import looks_complete
 
-    return all((path / MANIFEST).is_file() for path in run_paths(out, cell))
+    return all(looks_complete(path) for path in run_paths(out, cell))
 
 
 def write_error(out: Path, cell: Cell, reason: str, detail: str = "") -> None:
