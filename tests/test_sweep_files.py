@@ -177,3 +177,26 @@ def test_resuming_with_save_runs_trains_a_damaged_run_again(host, tmp_path):
     again = tlkit.sweep(SMALL, out, host=host, progress="none", save_runs=True)
     assert (again.ran, again.reused) == (1, 1)
     assert tlkit.load_run(seed_dir, host=host).ok
+
+
+def test_a_read_only_sweep_is_analyzed_into_a_file_of_ones_own(host, tmp_path, monkeypatch):
+    import tlkit.atomic
+
+    out = tmp_path / "sw"
+    tlkit.sweep(SMALL, out, host=host, progress="none", save_runs=True)
+    real = tlkit.atomic.ensure_writable_dir
+
+    def read_only_sweep(directory):
+        if out in directory.parents:
+            raise TlkitError(f"output directory is not writable: {directory}")
+        real(directory)
+
+    # as root the tests cannot make a directory unwritable: the check itself says no
+    monkeypatch.setattr(tlkit.atomic, "ensure_writable_dir", read_only_sweep)
+    with pytest.raises(TlkitError, match="not writable"):
+        tlkit.analyze_sweep(out, probes=["mse"], host=host, progress="none")
+    mine = tmp_path / "mine" / "analysis.nc"
+    done = tlkit.analyze_sweep(out, probes=["mse"], out=mine, host=host, progress="none")
+    assert done.path == mine and "mse_mse" in open_results(mine)
+    assert not (out / "analysis-cells").exists()
+    assert list((mine.parent / ".analysis.nc.cells").glob("*/*.nc"))

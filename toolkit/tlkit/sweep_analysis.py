@@ -194,7 +194,15 @@ def analyze_sweep(
     ensure_writable_dir(path.parent)
     check_replaceable_results(path, sweep_config=json.dumps(spec.to_dict(), sort_keys=True))
     cell_dir = root / ANALYSIS_CELLS / _probes_key(chosen)
-    ensure_writable_dir(cell_dir)
+    try:
+        ensure_writable_dir(cell_dir)
+    except TlkitError:
+        if out is None:
+            raise
+        # a shared, read-only sweep analyzed into a file of one's own: the per-cell
+        # files (for resuming) go next to that file instead
+        cell_dir = path.parent / f".{path.name}.cells" / _probes_key(chosen)
+        ensure_writable_dir(cell_dir)
 
     todo = [c for c in with_runs if not (cell_dir / f"{c.id}.nc").is_file()]
     probe_json = None if chosen is None else [dataclasses.asdict(pc) for pc in chosen]
