@@ -48,12 +48,17 @@ class DegreeEnergy:
         method: ``"exact"`` or ``"monte-carlo"``.
         variance: ``Var f`` (``sum(energy[1:])`` plus whatever lies above the last
             degree).
+        variance_stderr: standard error of ``variance``: ``0.0`` when it is exact
+            (also for Monte Carlo energies of a family that knows its variance),
+            ``None`` when unknown. ``tlkit.testing.check_target`` holds an exact
+            variance to a large sample's sampling error.
     """
 
     energy: np.ndarray
     stderr: np.ndarray | None
     method: str
     variance: float
+    variance_stderr: float | None = None
 
 
 @runtime_checkable

@@ -172,3 +172,26 @@ def test_check_target_catches_exact_energy_variance_off_by_five_percent(factor: 
 def test_check_target_rejects_non_target() -> None:
     with pytest.raises(AssertionError, match="missing a Target attribute"):
         check_target(object())
+
+
+class OffScaleQuadratic(QuadraticFeature):
+    """Monte Carlo energies, exact variance from the link's monomials; link off by ``factor``."""
+
+    def __init__(self, factor: float) -> None:
+        super().__init__(d=8, seed=1)
+        self.factor = factor
+        self.normalized = False
+
+    def link(self, z):  # type: ignore[no-untyped-def]
+        return self.factor * super().link(z)
+
+
+@pytest.mark.parametrize("factor", [1.025, 0.975])
+def test_check_target_holds_an_exact_variance_of_monte_carlo_energies_to_the_sample(
+    factor: float,
+) -> None:
+    # degree_energy is Monte Carlo but its variance is the family's exact one
+    # (variance_stderr 0): a 5 % error in Var f* is caught, not hidden by the slack
+    # that an estimated variance needs.
+    with pytest.raises(AssertionError, match="degree_energy variance 0.3247 but the sample Var"):
+        check_target(OffScaleQuadratic(factor))

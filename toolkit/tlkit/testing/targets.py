@@ -328,10 +328,12 @@ def _check_energy(
     total_se = float(np.sqrt(np.sum(se[1:] ** 2)))
     variance = float(energy.variance)
     var_sample, var_se = _variance_and_se(f)
-    if energy.method == "exact":
-        # An exact variance must match the large sample within its sampling error.
+    known_se = getattr(energy, "variance_stderr", None)
+    if energy.method == "exact" or known_se is not None:
+        # An exact variance (or one with a standard error) must match the large
+        # sample within the sampling errors.
         var_ref, ref_se, size = large_sample_variance()
-        tol = SIGMAS * ref_se
+        tol = SIGMAS * math.sqrt(ref_se**2 + float(known_se or 0.0) ** 2)
     else:
         # It may be an estimate on a budget as small as n points, with no standard error.
         var_ref, ref_se, size = var_sample, var_se, len(f)

@@ -137,4 +137,11 @@ def monte_carlo_energy(
     energy = per_batch.mean(axis=0)
     stderr = per_batch.std(axis=0, ddof=1) / math.sqrt(n_batches)
     var = float(var_batch.mean()) if variance is None else float(variance)
-    return DegreeEnergy(energy=energy, stderr=stderr, method="monte-carlo", variance=var)
+    return DegreeEnergy(
+        energy=energy,
+        stderr=stderr,
+        method="monte-carlo",
+        variance=var,
+        # an exact variance given by the family is checkable against a large sample
+        variance_stderr=None if variance is None else 0.0,
+    )
