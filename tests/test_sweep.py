@@ -799,3 +799,33 @@ def test_the_sweep_configs_in_the_docs_parse_and_expand():
         assert cells and len({c.id for c in cells}) == len(cells)
     widths = expand_cells(SweepSpec.from_dict(sweeps[1]))
     assert {tuple(c.coords) for c in widths} == {("width",)}
+
+
+def test_a_recorded_sweep_config_reads_back_as_the_same_sweep():
+    # sweep.json is re-read by tlkit analyze SWEEP_DIR and saved_runs
+    for data in (
+        SPEC,
+        {**SPEC, "grid": {"trainer.ridge": {"values": [0.0, 2.0], "dim": "knob"}}},
+        SHARED_DIM_SPEC,
+    ):
+        spec = SweepSpec.from_dict(data)
+        again = SweepSpec.from_dict(spec.to_dict())
+        assert again == spec
+        assert [c.id for c in expand_cells(again)] == [c.id for c in expand_cells(spec)]
+        assert [c.coords for c in expand_cells(again)] == [c.coords for c in expand_cells(spec)]
+
+
+def test_a_grid_axis_is_named_alike_in_every_variant():
+    # an axis renamed with dim does not push a [grid] axis of the same parameter name
+    # to a prefixed name in one variant only
+    spec = SweepSpec.from_dict(
+        {
+            **SPEC,
+            "grid": {"trainer.width": [0, 1]},
+            "variants": [
+                {"name": "a", "grid": {"arch.width": {"values": [1], "dim": "knob"}}},
+                {"name": "b", "grid": {"arch.scale": {"values": [1], "dim": "knob"}}},
+            ],
+        }
+    )
+    assert {tuple(sorted(c.coords)) for c in expand_cells(spec)} == {("knob", "variant", "width")}

@@ -4,7 +4,6 @@ never overwritten, with a way to recover that keeps the finished cells."""
 from __future__ import annotations
 
 import json
-import shutil
 
 import pytest
 import tlkit
@@ -108,7 +107,11 @@ def test_a_damaged_saved_run_says_how_to_train_it_again(host, tmp_path):
     out = tmp_path / "sw"
     tlkit.sweep(SMALL, out, host=host, progress="none", save_runs=True)
     seed_dir = sorted((out / "runs").glob("*/seed-0"))[0]
-    shutil.rmtree(seed_dir / "state")
+    # altered, not missing (a run missing a file counts as not saved: trained again)
+    state_file = max(
+        (p for p in (seed_dir / "state").rglob("*") if p.is_file()), key=lambda p: p.stat().st_size
+    )
+    state_file.write_bytes(b"x" + state_file.read_bytes()[1:])
     with pytest.raises(RunDirectoryError) as err:
         tlkit.analyze_sweep(out, probes=["mse"], host=host, progress="none")
     assert f"delete {seed_dir} and rerun the sweep with --save-runs" in str(err.value)
@@ -200,3 +203,20 @@ def test_a_read_only_sweep_is_analyzed_into_a_file_of_ones_own(host, tmp_path, m
     assert done.path == mine and "mse_mse" in open_results(mine)
     assert not (out / "analysis-cells").exists()
     assert list((mine.parent / ".analysis.nc.cells").glob("*/*.nc"))
+
+
+@pytest.mark.parametrize("as_earlier_versions_wrote", [False, True])
+def test_a_sweep_whose_grid_is_not_in_sorted_order_is_analyzed(
+    host, tmp_path, as_earlier_versions_wrote
+):
+    # the grid's order makes the cells' ids; sweep.json used to be written with sorted
+    # keys, which expanded to other ids, and the saved runs were not found
+    spec = {**SPEC, "grid": {"target.d": [2, 3], "n_train": [16, 32]}}
+    out = tmp_path / "sw"
+    tlkit.sweep(spec, out, host=host, progress="none", save_runs=True)
+    if as_earlier_versions_wrote:
+        record = json.loads((out / "sweep.json").read_text())
+        (out / "sweep.json").write_text(json.dumps(record, indent=2, sort_keys=True))
+    done = tlkit.analyze_sweep(out, probes=["mse"], host=host, progress="none")
+    assert (done.cells, done.runs) == (4, 8)
+    xr.testing.assert_allclose(done.results["mse_mse"], open_results(out / "results.nc")["mse_mse"])

@@ -82,11 +82,11 @@ def saved_runs(sweep_dir: str | Path) -> list[dict[str, Any]]:
         TlkitError: not a sweep directory.
     """
     from tlkit.checkpoint import read_manifest
-    from tlkit.sweeps import expand_cells, run_paths, runs_saved
+    from tlkit.sweeps import run_paths, runs_saved
 
     root = Path(sweep_dir)
     rows = []
-    for cell in expand_cells(_load_recorded_spec(root)):
+    for cell in recorded_cells(root):
         if not runs_saved(root, cell):
             continue
         for path in run_paths(root, cell):
@@ -103,6 +103,25 @@ def saved_runs(sweep_dir: str | Path) -> list[dict[str, Any]]:
                 }
             )
     return rows
+
+
+def recorded_cells(root: Path) -> list[Any]:
+    """The cells of the sweep recorded in ``root``, with the ids its files have.
+
+    A cell id is a slug of the grid values in the grid's order plus a hash of the
+    configs. Records written before tlkit kept that order (sorted keys) expand to
+    other slugs, so each cell takes the recorded id with the same hash.
+    """
+    from tlkit.sweep_files import read_record
+    from tlkit.sweeps import expand_cells
+
+    cells = expand_cells(_load_recorded_spec(root))
+    recorded = read_record(root).get("cells")
+    if isinstance(recorded, list):
+        by_hash = {str(r).rsplit("-", 1)[-1]: str(r) for r in recorded}
+        for cell in cells:
+            cell.id = by_hash.get(cell.id.rsplit("-", 1)[-1], cell.id)
+    return cells
 
 
 def _load_recorded_spec(root: Path) -> Any:
@@ -167,14 +186,14 @@ def analyze_sweep(
     from tlkit.executors import HostSpec, check_executor_options
     from tlkit.pipeline import build_probes, check_replaceable_results
     from tlkit.results import combine, merge_probe_results, open_results, save_dataset
-    from tlkit.sweeps import CELLS, RESULTS_FILE, SPEC_FILE, expand_cells, runs_saved
+    from tlkit.sweeps import CELLS, RESULTS_FILE, SPEC_FILE, runs_saved
 
     if progress not in ("bar", "log", "none"):
         raise ConfigError(f"progress must be one of bar, log, none, got {progress!r}")
     check_executor_options(executor, workers=workers, scheduler=scheduler)
     root = Path(sweep_dir)
     spec = _load_recorded_spec(root)
-    cells = expand_cells(spec)
+    cells = recorded_cells(root)
     with_runs = [c for c in cells if runs_saved(root, c)]
     if not with_runs:
         raise TlkitError(

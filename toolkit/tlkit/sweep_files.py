@@ -52,12 +52,18 @@ def run_paths(out: str | Path, cell: Cell) -> list[Path]:
     return [Path(out) / RUNS / cell.id / f"seed-{int(c['seed'])}" for c in cell.configs]
 
 
-def runs_saved(out: str | Path, cell: Cell) -> bool:
-    """Whether every seed of ``cell`` has a complete saved run directory (a manifest
-    and every state file it lists: a damaged run is trained again on resume)."""
-    from tlkit.checkpoint import looks_complete
+def runs_saved(out: str | Path, cell: Cell, *, complete: bool = False) -> bool:
+    """Whether every seed of ``cell`` has a saved run directory (one with a manifest).
 
-    return all(looks_complete(path) for path in run_paths(out, cell))
+    Args:
+        complete: also require a readable manifest and every state file it lists
+            (a resumed ``--save-runs`` sweep trains such cells again; an analysis
+            reports a damaged run instead of skipping its cell).
+    """
+    from tlkit.checkpoint import MANIFEST, looks_complete
+
+    check = looks_complete if complete else (lambda path: (path / MANIFEST).is_file())
+    return all(check(path) for path in run_paths(out, cell))
 
 
 def write_error(out: Path, cell: Cell, reason: str, detail: str = "") -> None:
@@ -167,7 +173,7 @@ def prepare_directory(out: Path, spec: SweepSpec, cells: Sequence[Cell], force: 
         "cells": [c.id for c in cells],
     }
     with atomic_file(spec_file) as tmp:
-        tmp.write_text(json.dumps(record, indent=2, sort_keys=True))
+        tmp.write_text(json.dumps(record, indent=2))  # in order: see SweepSpec.to_dict
 
 
 def recorded_spec(out: Path) -> Any:

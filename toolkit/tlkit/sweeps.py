@@ -112,7 +112,8 @@ class SweepSpec:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> SweepSpec:
         """Parse and check the shape of a sweep config (one-line ConfigError)."""
-        unknown = sorted(set(data) - set(SWEEP_FIELDS))
+        # "dims" is what to_dict records for axes given as {values, dim}
+        unknown = sorted(set(data) - {*SWEEP_FIELDS, "dims"})
         if unknown:
             raise ConfigError(
                 f"unknown sweep field {unknown[0]!r}; valid: {', '.join(SWEEP_FIELDS)}"
@@ -124,6 +125,11 @@ class SweepSpec:
             if key in base:
                 raise ConfigError(f"base.{key} is set per cell; use the top-level seeds list")
         grid, grid_dims = parse_grid(data.get("grid", {}), "grid")
+        recorded = data.get("dims", {})
+        if not isinstance(recorded, Mapping) or not set(recorded) <= set(grid):
+            raise ConfigError(f"dims must map [grid] axes to dimension names, got {recorded!r}")
+        for key, dim in recorded.items():
+            grid_dims[key] = _check_dim_name(dim, f"grid.{key}", key)
         seeds = data.get("seeds", [0])
         if not isinstance(seeds, list) or not all(is_seed(s) for s in seeds):
             raise ConfigError(f"seeds must be a list of integers in [0, 2**63), got {seeds!r}")
@@ -180,7 +186,9 @@ class SweepSpec:
             # a config without named dims records what earlier versions recorded, so
             # their sweep directories still resume
             del data["dims"]
-        return json.loads(json.dumps(data, sort_keys=True))
+        # not sorted: the order of the grid's axes makes the cells' ids (their slugs),
+        # and tlkit analyze SWEEP_DIR expands the cells again from this record
+        return json.loads(json.dumps(data))
 
 
 def parse_grid(table: Any, where: str) -> tuple[dict[str, list[Any]], dict[str, str]]:
@@ -394,7 +402,11 @@ def expand_cells(spec: SweepSpec) -> list[Cell]:
         keys = list(grid)
         # Component names first, so that `arch = [...]` and `arch.m2 = [...]` compose.
         apply_order = sorted(keys, key=lambda k: k not in COMPONENTS)
-        dim_of = {**axis_dims(keys), **spec.dims, **own_dims}
+        # only axes without a dim of their own are named automatically (and only they
+        # compete for names), so an axis of [grid] is named alike in every variant
+        explicit = {**spec.dims, **own_dims}
+        dim_of = {**axis_dims([k for k in keys if k not in explicit]), **explicit}
+        dim_of = {k: dim_of[k] for k in keys}
         extra = tuple(sorted(d for d in dim_of.values() if d is not None))
         _check_variant_dims(
             extra, dims_seen, _variant_label(variant, v_index) if spec.variants else ""
@@ -808,7 +820,8 @@ def plan_sweep(
         else [
             c
             for c in selected
-            if not cell_path(out, c).is_file() or (save_runs and not runs_saved(out, c))
+            if not cell_path(out, c).is_file()
+            or (save_runs and not runs_saved(out, c, complete=True))
         ]
     )
     return SweepPlan(spec, cells, selected, todo)
