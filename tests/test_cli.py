@@ -353,3 +353,13 @@ def test_demo_takes_the_force_its_errors_suggest(invoke, tmp_path, monkeypatch):
     assert seen["force"] is True
     invoke("demo", "--small", "--quiet", "--out", str(tmp_path / "d"))
     assert seen["force"] is False
+
+
+def test_bare_keys_reach_the_trainer_and_a_named_probe(invoke, tmp_path):
+    # bare keys go to the run's components and to named probes alike
+    out = str(tmp_path / "r")
+    result = invoke(*TRAIN, "-p", "ridge=0.5", "--probe", "mse", "-p", "kind=plain", "--out", out)
+    assert result.exit_code == 0, result.output
+    manifest = json.loads((tmp_path / "r" / "manifest.json").read_text())
+    assert manifest["config"]["trainer"]["params"]["ridge"] == 0.5
+    assert manifest["config"]["probes"] == [{"name": "mse", "params": {"kind": "plain"}}]

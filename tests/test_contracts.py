@@ -249,3 +249,25 @@ def test_a_bad_probe_parameter_is_refused_before_training(chost, tmp_path, monke
     with pytest.raises(ConfigError, match="parameter 'kind' of probe 'mse'"):
         tlkit.train(fake_config(), out=tmp_path / "run", probes=[bad], host=chost)
     assert not (tmp_path / "run").exists()
+
+
+class Overflows(LeastSquares):
+    """Diverges to weights whose predictions overflow float32, and says so."""
+
+    def fit(self, model, data, on_stage):
+        super().fit(model, data, on_stage)
+        model.w[...] = jnp.full_like(model.w[...], 1e30)
+        return FitReport("failed", "diverged on purpose", [], {})
+
+
+def test_a_diverged_run_whose_probe_gives_inf_is_recorded_not_raised(chost):
+    chost.add_plugin(OverflowPlugin(), name="overflow")
+    run = tlkit.train(fake_config(trainer="overflows"), probes=["mse"], host=chost)
+    assert run.results["fit_status"].item() == "failed"
+    assert np.isnan(run.results["mse_mse"].item())
+
+
+class OverflowPlugin:
+    @tlkit.hookimpl
+    def tlkit_register_trainers(self, register):
+        register("overflows", Overflows, architectures=["linear-net"])

@@ -106,3 +106,20 @@ def test_route_unique_prefixed_and_ambiguous():
         route_parameters(["d"], _factories())
     with pytest.raises(ConfigError, match="unknown component 'net'"):
         route_parameters(["net.m1=3"], _factories())
+
+
+def test_a_bare_key_goes_to_a_fallback_component_only_if_no_other_takes_it():
+    def trainer(ridge: float = 0.0) -> None: ...
+
+    def probe(ridge: float = 1.0, points: int = 8) -> None: ...
+
+    factories = {
+        "trainer": ("trainer 't'", trainer, frozenset()),
+        "ridge-probe": ("probe 'ridge-probe'", probe, frozenset()),
+    }
+    with pytest.raises(ConfigError, match="accepted by several components"):
+        route_parameters(["ridge=0.5"], factories)
+    routed = route_parameters(["ridge=0.5", "points=4"], factories, fallback={"ridge-probe"})
+    assert routed == {"trainer": {"ridge": "0.5"}, "ridge-probe": {"points": "4"}}
+    explicit = route_parameters(["ridge-probe.ridge=2"], factories, fallback={"ridge-probe"})
+    assert explicit["ridge-probe"] == {"ridge": "2"}

@@ -220,3 +220,17 @@ def test_a_sweep_whose_grid_is_not_in_sorted_order_is_analyzed(
     done = tlkit.analyze_sweep(out, probes=["mse"], host=host, progress="none")
     assert (done.cells, done.runs) == (4, 8)
     xr.testing.assert_allclose(done.results["mse_mse"], open_results(out / "results.nc")["mse_mse"])
+
+
+def test_a_missing_plugin_never_gets_advice_to_delete_intact_runs(host, tmp_path):
+    from fakes import NormProbePlugin
+    from tlkit.errors import PluginMismatchError
+
+    host.add_plugin(NormProbePlugin(), name="norm")
+    out = tmp_path / "sw"
+    tlkit.sweep(SMALL, out, host=host, progress="none", save_runs=True)
+    host.remove_plugin("fake")  # as on a machine (or Dask worker) without it
+    with pytest.raises(PluginMismatchError) as err:
+        tlkit.analyze_sweep(out, probes=["norm"], host=host, progress="none")
+    assert "needs target 'linear' of plugin 'fake', which is not installed" in str(err.value)
+    assert "delete" not in str(err.value)

@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from tlkit.errors import RunDirectoryError
+from tlkit.errors import NewerSchemaError, RunDirectoryError
 
 SCHEMA_VERSION = 1
 MANIFEST = "manifest.json"
@@ -180,7 +180,7 @@ def read_manifest(path: str | Path) -> dict[str, Any]:
     if not isinstance(schema, int):
         raise RunDirectoryError(f"corrupted manifest {manifest_path}: no schema_version")
     if schema > SCHEMA_VERSION:
-        raise RunDirectoryError(
+        raise NewerSchemaError(
             f"run directory {path} was written with schema version {schema}; this tlkit "
             f"reads up to version {SCHEMA_VERSION} (upgrade tlkit)"
         )

@@ -294,7 +294,7 @@ def train_command(
                 registry.get("probe", name).factory,
                 no_host_parameters,
             )
-    routed = route_parameters(list(params), factories)
+    routed = route_parameters(list(params), factories, fallback=set(probes) - set(kinds))
     fields: dict[str, Any] = {}
     for key, (_, comp) in kinds.items():
         fields[key] = ComponentConfig(comp.name, {**comp.params, **routed[key]})

@@ -48,6 +48,15 @@ class RunDirectoryError(TlkitError):
     """A run directory is missing, corrupted, truncated or from a newer schema."""
 
 
+class PluginMismatchError(RunDirectoryError):
+    """A saved run needs a component whose plugin is missing, broken or replaced by
+    another plugin's of the same name (the run itself is intact)."""
+
+
+class NewerSchemaError(RunDirectoryError):
+    """A file was written by a newer tlkit than this one (the file itself is intact)."""
+
+
 class ProbeNotApplicable(Exception):
     """Raised by a probe that does not apply to a run; the probe is skipped.
 

@@ -11,7 +11,7 @@ import inspect
 import json
 import types
 import typing
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, get_args, get_origin
 
@@ -254,6 +254,7 @@ def jsonable(value: Any) -> Any:
 def route_parameters(
     pairs: list[str],
     factories: Mapping[str, tuple[str, Callable[..., Any], frozenset[str]]],
+    fallback: Collection[str] = (),
 ) -> dict[str, dict[str, str]]:
     """Send ``key=value`` strings to the component that declares ``key``.
 
@@ -264,6 +265,8 @@ def route_parameters(
         pairs: the raw ``key=value`` strings.
         factories: ``{kind: (label, factory, host_parameters)}`` for the components
             of the run, e.g. ``{"target": ("target 'q'", fn, frozenset({"seed"}))}``.
+        fallback: kinds that get a bare key only when no other kind accepts it
+            (``tlkit train``'s probes: ``-p ridges=...`` stays the trainer's).
 
     Returns:
         ``{kind: {key: raw value}}``.
@@ -287,7 +290,9 @@ def route_parameters(
             raise ConfigError(
                 f"parameter {pair!r}: unknown component {kind!r}; valid: {', '.join(factories)}"
             )
-        owners = [k for k, names in accepted.items() if key in names]
+        owners = [k for k, names in accepted.items() if key in names and k not in fallback]
+        if not owners:
+            owners = [k for k, names in accepted.items() if key in names]
         if len(owners) == 1:
             routed[owners[0]][key] = value
         elif owners:

@@ -32,6 +32,7 @@ from tlkit.config import ComponentConfig, RunConfig, parse_probes
 from tlkit.errors import (
     ComponentError,
     ConfigError,
+    PluginMismatchError,
     ProbeNotApplicable,
     RunDirectoryError,
     TlkitError,
@@ -532,12 +533,12 @@ def check_providers(manifest: Mapping[str, Any], host: PluginHost, path: str | P
             plugin = entry["plugin"]
             why = registry.broken.get(plugin)
             state = f"did not load ({why})" if why else "is not installed or is disabled"
-            raise RunDirectoryError(
+            raise PluginMismatchError(
                 f"{path} needs {kind} {entry['name']!r} of plugin {plugin!r}, which "
                 f"{state}; installed {kind}s: {', '.join(registry.names(kind)) or '(none)'}"
             ) from None
         if now != entry["plugin"]:
-            raise RunDirectoryError(
+            raise PluginMismatchError(
                 f"{path} was trained with {kind} {entry['name']!r} of plugin "
                 f"{entry['plugin']!r}, but that name now comes from plugin {now!r}; "
                 f"load it without that plugin (TLKIT_DISABLE_PLUGINS={now})"
@@ -624,7 +625,9 @@ def analyze(
                 raise
             text = " ".join(str(exc).split())
             raise ComponentError(f"{label} raised {type(exc).__name__}: {text}") from exc
-        problem = outputs_problem(output)
+        # a diverged network may well give inf: its values become NaN (label_run), and
+        # a diverging run is recorded, never raised
+        problem = outputs_problem(output, allow_inf=run.fit.status != "ok")
         if problem is not None:
             raise ComponentError(f"{label} broke the probe contract: {problem}")
         outputs[name] = output

@@ -20,27 +20,28 @@ from tlkit.types import ProbeOutput
 _QUANTITY = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
-def outputs_problem(outputs: Any) -> str | None:
+def outputs_problem(outputs: Any, *, allow_inf: bool = False) -> str | None:
     """What is wrong with a probe's return value, or ``None`` if it follows the contract.
 
     The contract: a non-empty mapping of quantity names (lower case, ``a-z0-9_``) to
     :class:`~tlkit.types.ProbeOutput`, each with one axis per declared dim, unique dims
     that are not run-level dims (``seed``...), coords only for declared dims and of the
     axis' length, coords for every dim tlkit does not define, and real values, finite
-    or NaN (never +-inf).
+    or NaN (never +-inf; ``allow_inf`` waives that for a run whose training failed,
+    whose values the host replaces by NaN anyway).
     """
     if not isinstance(outputs, Mapping):
         return f"returned {type(outputs).__name__}, not a mapping of quantity -> ProbeOutput"
     if not outputs:
         return "returned no quantities"
     for name, out in outputs.items():
-        problem = output_problem(name, out)
+        problem = output_problem(name, out, allow_inf=allow_inf)
         if problem is not None:
             return problem
     return None
 
 
-def output_problem(name: Any, out: Any) -> str | None:
+def output_problem(name: Any, out: Any, *, allow_inf: bool = False) -> str | None:
     """What is wrong with one quantity of a probe, or ``None``."""
     where = f"quantity {name!r}"
     if not isinstance(name, str) or not _QUANTITY.match(name):
@@ -77,6 +78,6 @@ def output_problem(name: Any, out: Any) -> str | None:
             return f"{where}: dim {dim!r} is not a tlkit dim and has no coords"
     if values.dtype.kind not in "fiub":
         return f"{where}: values must be real numbers, got {values.dtype}"
-    if np.any(np.isinf(values.astype(np.float64))):
+    if not allow_inf and np.any(np.isinf(values.astype(np.float64))):
         return f"{where}: values contain +-inf (the contract says NaN for undefined values)"
     return None

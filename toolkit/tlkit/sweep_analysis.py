@@ -22,7 +22,13 @@ from typing import Any
 import xarray as xr
 
 from tlkit.config import ComponentConfig, parse_probes
-from tlkit.errors import ConfigError, RunDirectoryError, TlkitError
+from tlkit.errors import (
+    ConfigError,
+    NewerSchemaError,
+    PluginMismatchError,
+    RunDirectoryError,
+    TlkitError,
+)
 from tlkit.interrupts import raise_if_interrupted
 from tlkit.plugins import PluginHost, get_host
 from tlkit.sweep_files import ANALYSIS_CELLS, ANALYSIS_FILE
@@ -317,6 +323,8 @@ def analyze_cell(
             warnings.filterwarnings("ignore", message=r"probe '.*' skipped: ")
             try:
                 ds = analyze(run_dir, probes=chosen, host=host, write=False)
+            except (PluginMismatchError, NewerSchemaError):
+                raise  # the run is intact: install/enable the plugin, upgrade tlkit
             except RunDirectoryError as exc:
                 raise RunDirectoryError(
                     f"{exc}; delete {run_dir} and rerun the sweep with --save-runs to train "
