@@ -12,7 +12,12 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 from tlkit.cli import TlkitGroup
-from tlkit.compile_cache import ENV_VAR, compile_cache_dir, enable_compile_cache
+from tlkit.compile_cache import (
+    ENV_VAR,
+    check_cache_location,
+    compile_cache_dir,
+    enable_compile_cache,
+)
 from tlkit.results import open_results
 from tlkit.sweep_cli import COMMANDS
 
@@ -204,9 +209,9 @@ def test_a_cache_inside_a_sweep_or_run_directory_is_refused_before_anything_is_w
     out = tmp_path / "out"
     other_sweep, run = tmp_path / "old-sweep", tmp_path / "run"
     other_sweep.mkdir()
-    (other_sweep / "sweep.json").write_text("{}")
+    (other_sweep / "sweep.json").write_text('{"spec": {}}')
     (run / "state").mkdir(parents=True)
-    (run / "manifest.json").write_text("{}")
+    (run / "manifest.json").write_text('{"schema_version": 1, "state_files": {}}')
     cache = {
         "out": out,
         "inside-out": out / "xla",
@@ -283,3 +288,12 @@ def test_a_bad_environment_variable_is_one_line_from_the_console_script(tmp_path
         f"warning: TLKIT_COMPILE_CACHE: cannot create directory {blocker}: {blocker} is a "
         "file, not a directory; running without the cache"
     ]
+
+
+def test_a_cache_under_someone_elses_manifest_json_is_allowed(tmp_path):
+    # a web app's manifest.json is no run directory
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "manifest.json").write_text('{"name": "my web app"}')
+    (project / "sweep.json").write_text("[1, 2]")
+    check_cache_location(project / ".cache" / "xla", out=tmp_path / "out")

@@ -271,3 +271,25 @@ class OverflowPlugin:
     @tlkit.hookimpl
     def tlkit_register_trainers(self, register):
         register("overflows", Overflows, architectures=["linear-net"])
+
+
+def test_ctrl_c_while_probing_says_where_the_saved_run_is(chost, tmp_path):
+    class Interrupting:
+        @tlkit.hookimpl
+        def tlkit_register_probes(self, register):
+            def make():
+                def probe(run):
+                    raise KeyboardInterrupt
+
+                return probe
+
+            register("p-interrupt", make)
+
+    chost.add_plugin(Interrupting(), name="interrupting")
+    out = tmp_path / "run"
+    with (
+        pytest.warns(UserWarning, match=f"the trained run is saved in {out}; probe it with"),
+        pytest.raises(KeyboardInterrupt),
+    ):
+        tlkit.train(fake_config(), out=out, probes=["p-interrupt"], host=chost)
+    assert load_run(out, chost).ok

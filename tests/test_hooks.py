@@ -213,6 +213,22 @@ def test_an_observer_that_raises_is_one_line_naming_its_plugin(host, tmp_path):
     assert not (tmp_path / "run").exists()
 
 
+class NoParameters:
+    """A factory class without an __init__ of its own: nothing to warn about."""
+
+
+def test_a_class_factory_without_init_is_not_warned_about():
+    class Plain:
+        @tlkit.hookimpl
+        def tlkit_register_probes(self, register):
+            register("plain", NoParameters)
+
+    host = PluginHost(load_entry_points=False, strict=False)
+    host.add_plugin(Plain(), name="plain-plugin")
+    host.ensure_registered()  # warnings are errors in the tests
+    assert "plain" in host.registry.names("probe")
+
+
 @pytest.mark.parametrize(
     ("factory", "message"),
     [

@@ -171,9 +171,11 @@ def test_two_stages_reporting_a_curve_of_one_name_keep_both(host):
         None,
         [
             StageReport("warmup", curves={"loss": curve(1.0)}),
-            StageReport("main", curves={"loss": curve(2.0)}),
+            # the review's case: a stage reports a curve and a number of one name
+            StageReport("main", info={"loss": 0.1}, curves={"loss": curve(2.0)}),
         ],
     )
     ds = results.label_run(run, {})
     assert ds["fit_lstsq_loss"].squeeze().values.tolist() == [1.0, 1.0]
-    assert ds["fit_lstsq_main_loss"].squeeze().values.tolist() == [2.0, 2.0]
+    assert ds["fit_lstsq_main_loss_curve"].squeeze().values.tolist() == [2.0, 2.0]
+    assert ds["fit_lstsq_main_loss"].item() == 0.1

@@ -234,3 +234,10 @@ def test_a_missing_plugin_never_gets_advice_to_delete_intact_runs(host, tmp_path
         tlkit.analyze_sweep(out, probes=["norm"], host=host, progress="none")
     assert "needs target 'linear' of plugin 'fake', which is not installed" in str(err.value)
     assert "delete" not in str(err.value)
+
+
+def test_force_after_deleting_a_damaged_record_keeps_the_cells(host, finished):
+    (finished / "sweep.json").write_text("{")
+    (finished / "sweep.json").unlink()  # the advice of the unreadable-record error
+    again = tlkit.sweep(SMALL, finished, host=host, progress="none", force=True)
+    assert (again.ran, again.reused) == (0, 2)

@@ -18,6 +18,7 @@ reason tlkit never puts one inside a sweep or run directory (those are shared).
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -98,7 +99,7 @@ def check_cache_location(path: str | Path, *, out: str | Path | None = None) -> 
                 "outside sweep and run directories"
             )
     for directory in (cache, *cache.parents):
-        marker = next((m for m in _SHARED_MARKERS if (directory / m).is_file()), None)
+        marker = next((m for m in _SHARED_MARKERS if _is_tlkits(directory / m)), None)
         if marker is not None:
             kind = "sweep" if marker == "sweep.json" else "run"
             raise ConfigError(
@@ -111,6 +112,22 @@ def check_cache_location(path: str | Path, *, out: str | Path | None = None) -> 
         raise ConfigError(
             f"cannot create directory {absolute}: {blocker} is a file, not a directory"
         )
+
+
+def _is_tlkits(marker: Path) -> bool:
+    """Whether ``marker`` is a tlkit sweep record or run manifest (many projects have a
+    ``manifest.json`` of their own: a web app's is no run directory)."""
+    if not marker.is_file():
+        return False
+    try:
+        data = json.loads(marker.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    if not isinstance(data, dict):
+        return False
+    if marker.name == "sweep.json":
+        return isinstance(data.get("spec"), dict)
+    return "schema_version" in data and "state_files" in data
 
 
 def compile_cache_dir() -> str | None:

@@ -340,6 +340,14 @@ def train(
             f"{exc} (the trained run is saved in {out_path}; probe it again with "
             f"'tlkit analyze {out_path}')"
         ) from exc.__cause__
+    except KeyboardInterrupt:
+        if out_path is not None:
+            warnings.warn(
+                f"interrupted while probing: the trained run is saved in {out_path}; probe "
+                f"it with 'tlkit analyze {out_path}'",
+                stacklevel=2,
+            )
+        raise
     except Exception as exc:
         if out_path is not None and is_out_of_memory(exc):
             warnings.warn(

@@ -327,6 +327,9 @@ def factory_problem(factory: Callable[..., Any], kind: str) -> str | None:
 
     from tlkit.params import HOST_PARAMETERS
 
+    if inspect.isclass(factory) and factory.__init__ is object.__init__:
+        return None  # a class without parameters
+    # a class's own signature can be hidden by a metaclass (nnx modules): read __init__
     target = factory.__init__ if inspect.isclass(factory) else factory
     try:
         parameters = inspect.signature(target).parameters.values()

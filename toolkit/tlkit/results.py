@@ -111,8 +111,8 @@ def label_run(
             key = variable_name(f"fit_{trainer}", name)
             if curve_stage.setdefault(key, stage.stage) != stage.stage:
                 # two stages report a curve of one name: keep both, the later one
-                # under its stage's name, rather than overwrite the first
-                key = variable_name(f"fit_{trainer}_{stage.stage}", name)
+                # under its stage's name (and "_curve", which no stage info gets)
+                key = variable_name(f"fit_{trainer}_{stage.stage}", f"{name}_curve")
             variables[key] = to_dataarray(curve, f"fit:{trainer}:{stage.stage}")
     # Scalar stage info (chosen hyperparameters, grid-edge flags) is kept per run, so a
     # sweep's results say what each run chose without its manifest.
@@ -127,7 +127,10 @@ def label_run(
                 long_name=f"{key} reported by the {stage.stage} stage of {trainer}",
                 probe=f"fit:{trainer}:{stage.stage}",
             )
-            variables[variable_name(f"fit_{trainer}_{stage.stage}", key)] = info
+            name = variable_name(f"fit_{trainer}_{stage.stage}", key)
+            if name in variables:  # a curve's name already: never overwrite it
+                name = f"{name}_info"
+            variables[name] = info
     variables["fit_status"] = xr.DataArray(np.array(run.fit.status, dtype=object))
     variables["fit_status"].attrs.update(long_name="training status (ok or failed)")
     variables["fit_reason"] = xr.DataArray(np.array(run.fit.reason or "", dtype=object))

@@ -152,7 +152,9 @@ def prepare_directory(out: Path, spec: SweepSpec, cells: Sequence[Cell], force: 
     spec_file = out / SPEC_FILE
     if force and out.is_dir():
         recorded = read_record(out)["spec"] if spec_file.is_file() else None
-        if recorded != spec.to_dict():
+        # no record (deleted because it was damaged): the cell files are named by a
+        # hash of their configs, so this sweep's are reused and others never collected
+        if recorded is not None and recorded != spec.to_dict():
             # Only what a sweep writes is removed; anything else the user put there stays.
             for path in (out / CELLS).glob("*.nc"):
                 path.unlink()

@@ -813,7 +813,8 @@ def plan_sweep(
     check_directory(out, spec, force)
     check_creatable_dir(out / CELLS)
     # --force discards results only when the recorded config differs.
-    discard = force and out.is_dir() and recorded_spec(out) != spec.to_dict()
+    recorded = recorded_spec(out) if out.is_dir() else None
+    discard = force and recorded is not None and recorded != spec.to_dict()
     todo = (
         list(selected)
         if discard
