@@ -220,7 +220,7 @@ SLOW_IMPORT = textwrap.dedent(
 
 
 def _ctrl_c_after(command, ready, env, repeat=False):
-    """Press Ctrl-C when the command prints ``ready`` (every 0.5 s if ``repeat``)."""
+    """Press Ctrl-C when the command prints ``ready`` (every second if ``repeat``)."""
     proc = subprocess.Popen(
         command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
@@ -228,7 +228,7 @@ def _ctrl_c_after(command, ready, env, repeat=False):
     proc.send_signal(signal.SIGINT)
     while repeat:
         try:
-            proc.wait(timeout=0.5)
+            proc.wait(timeout=1.0)
             break
         except subprocess.TimeoutExpired:
             proc.send_signal(signal.SIGINT)

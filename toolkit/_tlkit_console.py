@@ -55,6 +55,7 @@ def main() -> None:
     finally:
         signal.signal(signal.SIGINT, previous)  # tlkit.cli.main installs its own
     if _interrupted:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # exiting: further presses wait
         print("Aborted!", file=sys.stderr)
         sys.exit(1)
     tlkit_main()

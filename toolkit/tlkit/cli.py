@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import shlex
+import signal
 import sys
 import traceback
 import warnings
@@ -503,6 +504,7 @@ def main(argv: list[str] | None = None) -> None:
     # Ctrl-C is recorded from the start, so one that JAX's gc callback swallows is
     # raised again at the next stage, probe or cell (tlkit.interrupts); one during
     # start-up (loading plugins, which imports JAX and more) is "Aborted!", exit 1.
+    aborted = False
     with sigint_recorded():
         try:
             with sigint_deferred():
@@ -511,8 +513,14 @@ def main(argv: list[str] | None = None) -> None:
             _run(group, host, argv)
         except KeyboardInterrupt:
             # before click runs the command (click prints its own "Aborted!" after)
-            click.echo("Aborted!", err=True)
-            sys.exit(1)
+            aborted = True
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if aborted:
+        # further Ctrl-C presses must not turn the clean exit into a kill by SIGINT
+        # (sigint_recorded restored the default handler on the way out)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        click.echo("Aborted!", err=True)
+        sys.exit(1)
 
 
 def _start() -> tuple[click.Group, Any]:
