@@ -295,3 +295,28 @@ def test_a_metric_with_no_values_is_one_line(invoke, tmp_path):
     result = invoke("plot", path, "--out", tmp_path / "g.png")
     assert result.exit_code == 0, result.output
     assert (tmp_path / "g.png").is_file()
+
+
+def test_a_line_keeps_its_colour_in_every_panel_and_the_figure_says_what_lines_are():
+
+    rng = np.random.default_rng(0)
+    shape = (2, 3, 2, 2)  # arch, n_train, seed, width
+    coords = {
+        "arch": ["two-layer", "three-layer"],
+        "n_train": [256, 512, 1024],
+        "seed": [0, 1],
+        "width": [64, 512],
+    }
+    dims_ = list(coords)
+    values = rng.uniform(0.1, 1.0, shape)
+    values[0, :, :, 0] = np.nan  # a combination the sweep never ran (sparse grid)
+    ds = xr.Dataset(
+        {m: (dims_, values + i) for i, m in enumerate(["test_mse", "feature_corr"])},
+        coords=coords,
+    )
+    fig = plot_grid(ds, ["test_mse", "feature_corr"], hue="arch")
+    by_panel = [{line.get_label(): line.get_color() for line in ax.get_lines()} for ax in fig.axes]
+    assert set(by_panel[0]) == set(by_panel[1]) and len(by_panel[0]) == 3
+    assert by_panel[0] == by_panel[1]
+    assert len(set(by_panel[0].values())) == 3
+    assert "lines: median over 2 seeds; bands: min–max" in fig._suptitle.get_text()

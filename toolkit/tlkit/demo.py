@@ -83,7 +83,7 @@ def run_demo(
     combined = result.results.tlkit.collapse("trainer")
     d = spec["base"]["target"]["params"]["d"]
     fig = plot_metrics(
-        combined, METRICS, title=f"quadratic feature, d = {d}: median and min–max over seeds"
+        combined, METRICS, title=f"quadratic feature, d = {d}"
     )
     save_figure(fig, out / "demo.png")
     _print_table(combined, echo)

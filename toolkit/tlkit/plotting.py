@@ -176,8 +176,10 @@ def plot_grid(
             ax.grid(True, alpha=0.3)
             if ax.get_legend_handles_labels()[0]:
                 ax.legend(title=hue, fontsize="small")
-    if title:
-        fig.suptitle(title)
+    # what a line and its band are, on the figure itself (it travels to slides alone)
+    n_seeds = int(ds.sizes.get(dims.SEED, 1))
+    stat = f"lines: median over {n_seeds} seed{'s' if n_seeds != 1 else ''}; bands: min–max"
+    fig.suptitle(f"{title}\n{stat}" if title else stat, fontsize=10)
     fig.tight_layout()
     return fig
 
@@ -185,6 +187,8 @@ def plot_grid(
 def _draw_lines(
     ax: Any, da: xr.DataArray, x: str, hue_value: Any, other: list[str], colors: dict[Any, Any]
 ) -> None:
+    import matplotlib
+
     other = [d for d in other if d in da.dims]
     stacked = da.stack(_line=other) if other else da.expand_dims(_line=[0])
     lines = []
@@ -206,13 +210,15 @@ def _draw_lines(
         parts = [] if hue_value is None else [str(hue_value)]
         parts += [f"{d}={line[d].item()}" for d in varying]
         label = ", ".join(parts) or None
-        key = hue_value if hue_value is not None else label
         xs = np.asarray(line[x].values, dtype=float)
-        # One colour per hue value across panels (extra lines of a hue get new colours).
-        kwargs = {"color": colors[key]} if key in colors and not varying else {}
-        (handle,) = ax.plot(xs, med, marker="o", label=label, **kwargs)
-        colors.setdefault(key, handle.get_color())
-        ax.fill_between(xs, lo, hi, alpha=0.2, color=handle.get_color())
+        # One colour per line label across all panels: each panel's own colour cycle
+        # would restart, and one label would get other colours in other panels.
+        key = (hue_value, *[(d, line[d].item()) for d in other])
+        if key not in colors:
+            palette = matplotlib.rcParams["axes.prop_cycle"].by_key()["color"]
+            colors[key] = palette[len(colors) % len(palette)]
+        ax.plot(xs, med, marker="o", label=label, color=colors[key])
+        ax.fill_between(xs, lo, hi, alpha=0.2, color=colors[key])
 
 
 def save_figure(fig: Any, path: str | Path) -> Path:
