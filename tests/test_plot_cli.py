@@ -76,7 +76,7 @@ def test_plot_grid_draws_median_and_band_per_curve():
     fig = plot_grid(ds, ["feature_corr", "test_normalized_mse"], col="d", title="the figure")
     assert len(fig.axes) == 2 * len(D_VALUES)
     # the figure's title stays the one given (a panel title once overwrote it)
-    assert fig._suptitle.get_text() == "the figure"
+    assert fig._suptitle.get_text() == "the figure\nlines: median over 3 seeds; bands: min–max"
     assert fig.axes[-1].get_title().endswith(f"d = {D_VALUES[-1]}")
     ax = fig.axes[1]  # feature_corr, d = 16
     lines = {line.get_label(): line for line in ax.get_lines()}
@@ -320,3 +320,19 @@ def test_a_line_keeps_its_colour_in_every_panel_and_the_figure_says_what_lines_a
     assert by_panel[0] == by_panel[1]
     assert len(set(by_panel[0].values())) == 3
     assert "lines: median over 2 seeds; bands: min–max" in fig._suptitle.get_text()
+
+
+def test_cli_threshold_of_an_error_falls_to_the_level_unless_told(invoke, results_file):
+    args = ("threshold", results_file, "--metric", "test_normalized_mse", "--level", "0.5")
+    inferred, told_below, told_above = (
+        invoke(*args),
+        invoke(*args, "--below"),
+        invoke(*args, "--above"),
+    )
+    assert inferred.exit_code == 0, inferred.output
+    assert "median test_normalized_mse <= 0.5 (an error: --below assumed)" in inferred.stdout
+    # the same thresholds as --below (the first line, the direction, differs)
+    assert inferred.stdout.splitlines()[1:] == told_below.stdout.splitlines()[1:]
+    assert "median test_normalized_mse >= 0.5" in told_above.stdout
+    corr = invoke("threshold", results_file, "--metric", "feature_corr", "--level", "0.5")
+    assert "median feature_corr >= 0.5" in corr.stdout  # not an error: --above stays

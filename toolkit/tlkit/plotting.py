@@ -184,6 +184,12 @@ def plot_grid(
     return fig
 
 
+def is_error_metric(name: str) -> bool:
+    """Whether a metric is an error (lower is better: drawn on a log axis, and crossed
+    from above by ``tlkit threshold``)."""
+    return name.endswith((*_LOG_SUFFIXES, "error"))
+
+
 def _draw_lines(
     ax: Any, da: xr.DataArray, x: str, hue_value: Any, other: list[str], colors: dict[Any, Any]
 ) -> None:

@@ -305,8 +305,14 @@ def plot_command(
 @click.argument("results_file", type=click.Path(dir_okay=False))
 @click.option("--metric", required=True, help="Metric variable, e.g. feature_corr.")
 @click.option("--level", required=True, type=float, help="Level the median must cross.")
-@click.option("--above", is_flag=True, help="Metric must rise to >= level (the default).")
-@click.option("--below", is_flag=True, help="Metric must fall to <= level.")
+@click.option(
+    "--above",
+    is_flag=True,
+    help="Metric must rise to >= level (the default, except for errors: *mse, *error).",
+)
+@click.option(
+    "--below", is_flag=True, help="Metric must fall to <= level (the default for errors)."
+)
 @click.option("--x", "x", default="n_train", show_default=True, help="Sample-size dimension.")
 @click.option("--across", default="d", show_default=True, help="Fit the threshold against this.")
 @click.option(
@@ -332,12 +338,16 @@ def threshold_command(
     as_json: bool,
 ) -> None:
     """Smallest n where the median metric crosses LEVEL, and its log–log slope in d."""
+    from tlkit.plotting import is_error_metric
     from tlkit.results import open_results
     from tlkit.threshold import scaling, thresholds
 
     if above and below:
         raise ConfigError("give --above or --below, not both")
-    above = not below
+    # an error must fall to a level; with --above, a falling curve is "crossed" at its
+    # first point, which answered nothing
+    inferred = not (above or below)
+    above = above or (not below and not is_error_metric(metric))
     if n_boot < 1:
         raise ConfigError(f"--bootstrap must be >= 1, got {n_boot}")
     if seed < 0:
@@ -382,7 +392,10 @@ def threshold_command(
         click.echo(json.dumps(_strict_json(payload), indent=2, allow_nan=False))
         return
     direction = ">=" if above else "<="
-    click.echo(f"threshold: smallest {x} with median {metric} {direction} {level:g}")
+    why = ""
+    if inferred:
+        why = " (an error: --below assumed)" if not above else ""
+    click.echo(f"threshold: smallest {x} with median {metric} {direction} {level:g}{why}")
     for record in records:
         coords = ", ".join(
             f"{k}={v}" for k, v in record.items() if k not in ("threshold", "status")
