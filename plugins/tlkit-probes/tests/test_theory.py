@@ -111,3 +111,17 @@ def test_an_even_activation_cannot_learn_an_odd_feature_so_no_threshold() -> Non
     relu = theory(activation="relu", mc_points=512, eval_points=128)(run)
     assert relu["threshold_exponent"].values == 1  # c_1 != 0: learned at n ~ d
     assert relu["learnable"].values == 1
+
+
+def test_algorithm_1_predictions_need_a_network_with_an_inner_activation() -> None:
+    # a network without sigma2 (two-layer): its sigma is not Algorithm 1's sigma2, so no
+    # population feature or threshold unless an activation is named
+    target = QuadTarget(d=8)
+    run = make_run(target, FakeNet(8, target.beta), n_test=256)
+    assert getattr(run.model, "sigma2_name", None) is None
+    auto = theory(mc_points=512, eval_points=128)(run)
+    assert "threshold" not in auto and "population_norm" not in auto
+    assert "hermite_coefficients" in auto and "target_energy" in auto
+    run.model.sigma2_name = "relu"  # as a three-layer network has
+    three = theory(mc_points=512, eval_points=128)(run)
+    assert three["threshold"].values == 8.0**3 and "population_norm" in three

@@ -95,6 +95,13 @@ class TheoryProbe:
             out["target_energy_fraction"] = ProbeOutput(
                 frac, ("degree",), deg, "1", "E[(P_k f*)^2] / Var f* (k >= 1)"
             )
+        # The population feature and the threshold are predictions for Algorithm 1's
+        # inner activation sigma2: for a network without one (a two-layer network) they
+        # would describe a three-layer network nobody trained, unless asked for by name.
+        if p["activation"] == "auto" and not isinstance(
+            getattr(run.model, "sigma2_name", None), str
+        ):
+            return out
         out.update(self._population(run, act_name))
         meta = run.target.metadata() if callable(getattr(run.target, "metadata", None)) else {}
         k_feat = meta.get("feature_degree")
