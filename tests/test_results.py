@@ -179,3 +179,14 @@ def test_two_stages_reporting_a_curve_of_one_name_keep_both(host):
     assert ds["fit_lstsq_loss"].squeeze().values.tolist() == [1.0, 1.0]
     assert ds["fit_lstsq_main_loss_curve"].squeeze().values.tolist() == [2.0, 2.0]
     assert ds["fit_lstsq_main_loss"].item() == 0.1
+
+
+def test_table_names_an_unknown_variable_and_says_how_to_fix_extra_dims(host):
+    run = tlkit.train(fake_config(), host=host).results[["mse_mse"]]
+    with pytest.raises(TlkitError, match="unknown variable 'mse_msee'; metrics here: mse_mse"):
+        run.tlkit.table(["mse_msee"])
+    two_trainers = xr.concat([run, run.assign_coords(trainer=["other"])], "trainer")
+    with pytest.raises(TlkitError, match=r"\.tlkit\.collapse\('trainer'\) first"):
+        two_trainers.tlkit.table(["mse_mse"])
+    with pytest.raises(TlkitError, match=r"select one value of 'knob' first"):
+        run.expand_dims(knob=[0, 1]).tlkit.table(["mse_mse"])

@@ -498,14 +498,22 @@ class TlkitAccessor:
         frames = {}
         for var in variables:
             if var not in self._ds:
-                continue
+                available = ", ".join(self.metrics()) or "none"
+                raise TlkitError(f"unknown variable {var!r}; metrics here: {available}")
             da = self._ds[var]
             if dims.SEED in da.dims:
                 da = da.median(dims.SEED, skipna=True)
             extra = [d for d in da.dims if d not in (index, columns)]
             for d in extra:
                 if da.sizes[d] != 1:
-                    raise TlkitError(f"cannot tabulate {var!r}: dimension {d!r} has length > 1")
+                    hint = (
+                        " (one trainer per architecture: .tlkit.collapse('trainer') first)"
+                        if d == dims.TRAINER
+                        else f" (select one value of {d!r} first, e.g. .sel({d}=...))"
+                    )
+                    raise TlkitError(
+                        f"cannot tabulate {var!r}: dimension {d!r} has length > 1{hint}"
+                    )
             da = da.squeeze(extra, drop=True) if extra else da
             order = [d for d in (index, columns) if d in da.dims]
             frames[var] = da.transpose(*order).to_pandas()
