@@ -323,7 +323,7 @@ def test_variant_grids_share_a_named_dimension(xhost, tmp_path):
         assert got == alone.results["mse_mse"].squeeze().item()
     # the variant axes are in the cells' labels, so cells and progress lines tell them apart
     labels = [c.label for c in expand_cells(SweepSpec.from_dict(SHARED_DIM_SPEC))]
-    assert "lstsq, n_train=16, trainer.ridge=4.0" in labels
+    assert "lstsq, n_train=16, knob=4.0" in labels  # the dim's name, as in results.nc
 
 
 @pytest.mark.parametrize(

@@ -426,7 +426,8 @@ def expand_cells(spec: SweepSpec) -> list[Cell]:
             digest = hashlib.sha256(
                 json.dumps(configs, sort_keys=True, default=str).encode()
             ).hexdigest()[:10]
-            label_parts = [f"{k}={_coord_value(values[k])}" for k in keys]
+            # an axis with a dim of its own is labelled by it, as results.nc names it
+            label_parts = [f"{explicit.get(k, k)}={_coord_value(values[k])}" for k in keys]
             if spec.variants:
                 label_parts.insert(0, _variant_label(variant, v_index))
             label = ", ".join(label_parts) or "base"
