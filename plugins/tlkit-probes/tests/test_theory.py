@@ -125,3 +125,21 @@ def test_algorithm_1_predictions_need_a_network_with_an_inner_activation() -> No
     run.model.sigma2_name = "relu"  # as a three-layer network has
     three = theory(mc_points=512, eval_points=128)(run)
     assert three["threshold"].values == 8.0**3 and "population_norm" in three
+
+
+def test_monte_carlo_target_energies_come_with_their_standard_errors() -> None:
+    class MonteCarloTarget(QuadTarget):
+        def degree_energy(self, max_degree=6):
+            e = super().degree_energy(max_degree)
+            se = np.full(max_degree + 1, 0.01)
+            return DegreeEnergy(e.energy, se, "monte-carlo", e.variance)
+
+    target = MonteCarloTarget(d=8)
+    run = make_run(target, FakeNet(8, target.beta), n_test=256)
+    out = check_probe(theory(activation="relu", mc_points=512, eval_points=128), run)
+    np.testing.assert_array_equal(out["target_energy_stderr"].values, np.full(7, 0.01))
+    assert "may be slightly negative" in out["target_energy"].long_name
+    exact = theory(activation="relu", mc_points=512, eval_points=128)(
+        make_run(QuadTarget(d=8), FakeNet(8, target.beta), n_test=256)
+    )
+    assert "target_energy_stderr" not in exact

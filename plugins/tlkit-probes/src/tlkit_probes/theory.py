@@ -87,9 +87,27 @@ class TheoryProbe:
         if callable(energy):
             e = energy(k_max)
             values = np.asarray(e.energy, dtype=np.float64)
-            out["target_energy"] = ProbeOutput(
-                values, ("degree",), deg, "1", f"E[(P_k f*)^2] of the target ({e.method})"
+            estimate = (
+                " (unbiased Monte Carlo estimate: may be slightly negative, see "
+                "theory_target_energy_stderr)"
+                if e.stderr is not None
+                else ""
             )
+            out["target_energy"] = ProbeOutput(
+                values,
+                ("degree",),
+                deg,
+                "1",
+                f"E[(P_k f*)^2] of the target ({e.method}){estimate}",
+            )
+            if e.stderr is not None:
+                out["target_energy_stderr"] = ProbeOutput(
+                    np.asarray(e.stderr, dtype=np.float64),
+                    ("degree",),
+                    deg,
+                    "1",
+                    "standard error of theory_target_energy (Monte Carlo)",
+                )
             frac = values / e.variance if e.variance > 0 else np.full_like(values, np.nan)
             frac[0] = np.nan  # the constant is not part of Var f*
             out["target_energy_fraction"] = ProbeOutput(
