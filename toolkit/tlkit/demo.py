@@ -82,9 +82,7 @@ def run_demo(
     # each architecture has its own trainer: keep one "arch" axis for table and plot
     combined = result.results.tlkit.collapse("trainer")
     d = spec["base"]["target"]["params"]["d"]
-    fig = plot_metrics(
-        combined, METRICS, title=f"quadratic feature, d = {d}"
-    )
+    fig = plot_metrics(combined, METRICS, title=f"quadratic feature, d = {d}")
     save_figure(fig, out / "demo.png")
     _print_table(combined, echo)
     echo("")

@@ -92,8 +92,7 @@ def plot_metrics(
         ax.grid(True, alpha=0.3)
         if len(hues) > 1 or hues[0] is not None:
             ax.legend(title=hue)
-    if title:
-        fig.suptitle(title)
+    fig.suptitle(_with_statistic(title, ds), fontsize=10)
     fig.tight_layout()
     return fig
 
@@ -176,12 +175,17 @@ def plot_grid(
             ax.grid(True, alpha=0.3)
             if ax.get_legend_handles_labels()[0]:
                 ax.legend(title=hue, fontsize="small")
-    # what a line and its band are, on the figure itself (it travels to slides alone)
-    n_seeds = int(ds.sizes.get(dims.SEED, 1))
-    stat = f"lines: median over {n_seeds} seed{'s' if n_seeds != 1 else ''}; bands: min–max"
-    fig.suptitle(f"{title}\n{stat}" if title else stat, fontsize=10)
+    fig.suptitle(_with_statistic(title, ds), fontsize=10)
     fig.tight_layout()
     return fig
+
+
+def _with_statistic(title: str | None, ds: xr.Dataset) -> str:
+    """The figure title plus what a line and its band are: the figure travels to
+    slides and papers without its caption."""
+    n_seeds = int(ds.sizes.get(dims.SEED, 1))
+    stat = f"lines: median over {n_seeds} seed{'s' if n_seeds != 1 else ''}; bands: min–max"
+    return f"{title}\n{stat}" if title else stat
 
 
 def is_error_metric(name: str) -> bool:
