@@ -264,6 +264,8 @@ def test_demo_small(tmp_path):
     result = tlkit("demo", "--small", "--quiet", "--out", out)
     assert (out / "results.nc").is_file() and (out / "demo.png").is_file()
     assert "median over seeds" in result.stdout
+    assert "(NaN: not defined for that architecture" in result.stdout
+    assert "[1/4]" in result.stderr  # --quiet: a line per cell, not minutes of silence
     import xarray as xr
 
     with xr.open_dataset(out / "results.nc", engine="h5netcdf") as ds:

@@ -417,7 +417,7 @@ def analyze_command(
     help="Output directory (results.nc, demo.png, per-run cells).",
 )
 @click.option("--small", is_flag=True, help="A tiny version (seconds) for smoke tests.")
-@click.option("--quiet", is_flag=True, help="No progress bar.")
+@click.option("--quiet", is_flag=True, help="A log line per cell instead of a progress bar.")
 @click.option(
     "--force",
     is_flag=True,

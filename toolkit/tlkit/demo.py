@@ -62,7 +62,7 @@ def run_demo(
         out: output directory (finished cells inside are reused).
         small: a tiny grid for smoke tests.
         host: plugin host.
-        quiet: no progress bar.
+        quiet: a log line per cell (stderr) instead of a progress bar.
         echo: where to print the table and messages.
         force: run even if ``out`` holds a sweep of another config (for example the
             full demo when ``small`` is asked for); its results are discarded, as
@@ -76,7 +76,9 @@ def run_demo(
         raise TlkitError(
             f"{Path(out) / 'demo.png'} is a directory; the demo draws its figure there"
         )
-    result = sweep(spec, out, host=host, progress="none" if quiet else "bar", force=force)
+    # quiet: a line per cell instead of a bar (as tlkit sweep --quiet); minutes of
+    # silence would look like a hang
+    result = sweep(spec, out, host=host, progress="log" if quiet else "bar", force=force)
     if result.results is None:
         raise RuntimeError(f"every demo cell failed: {result.errors}")
     # each architecture has its own trainer: keep one "arch" axis for table and plot
@@ -98,3 +100,8 @@ def _print_table(ds: Any, echo: Callable[[str], None]) -> None:
     frame = table.tlkit.table([m for m in METRICS if m in table])
     echo("\nmedian over seeds (rows: n_train; columns: metric / architecture)")
     echo(frame.to_string(float_format=lambda v: f"{v:.4f}"))
+    if frame.isna().all().any():
+        echo(
+            "(NaN: not defined for that architecture: a two-layer network has no scalar "
+            "learned feature, so no feature_corr)"
+        )
