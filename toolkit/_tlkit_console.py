@@ -16,7 +16,7 @@ from types import FrameType
 from typing import Any
 
 
-def _one_line_warning(
+def one_line_warning(
     message: Warning | str,
     category: type[Warning],
     filename: str,
@@ -24,6 +24,7 @@ def _one_line_warning(
     file: Any = None,
     line: str | None = None,
 ) -> None:
+    """Show a warning as one line, ``warning: ...``, on stderr (tlkit.cli uses it too)."""
     text = str(message).strip().splitlines()
     print(f"warning: {text[0] if text else category.__name__}", file=sys.stderr)
 
@@ -43,7 +44,7 @@ def _record(signum: int, frame: FrameType | None) -> None:
 
 def main() -> None:
     """Run ``tlkit.cli.main`` with Ctrl-C and warnings handled from the start."""
-    warnings.showwarning = _one_line_warning  # tlkit.cli.main installs its own later
+    warnings.showwarning = one_line_warning  # tlkit.cli.main installs it again later
     previous = signal.signal(signal.SIGINT, _record)
     try:
         from tlkit.cli import main as tlkit_main

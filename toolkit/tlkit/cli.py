@@ -487,18 +487,6 @@ def build_cli() -> tuple[click.Group, Any]:
     return cli, host
 
 
-def _one_line_warning(
-    message: Warning | str,
-    category: type[Warning],
-    filename: str,
-    lineno: int,
-    file: Any = None,
-    line: str | None = None,
-) -> None:
-    text = str(message).strip().splitlines()
-    click.echo(f"warning: {text[0] if text else category.__name__}", err=True)
-
-
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``tlkit`` console script."""
     # Ctrl-C is recorded from the start, so one that JAX's gc callback swallows is
@@ -532,7 +520,10 @@ def _start() -> tuple[click.Group, Any]:
         sys.exit(2)
     # Warnings (a probe that does not apply, a plugin name clash) as one line each,
     # not Python's file:line plus source excerpt.
-    warnings.showwarning = _one_line_warning
+    # one definition, in the console module that must not import tlkit itself
+    from _tlkit_console import one_line_warning
+
+    warnings.showwarning = one_line_warning
     # train/analyze list skipped probes with their results; sweeps record them per run
     warnings.filterwarnings("ignore", message=r"probe '.*' skipped: ")
     try:
