@@ -123,8 +123,7 @@ def test_ctrl_c_swallowed_by_a_gc_callback_still_stops_the_cli(tmp_path):
 def test_ctrl_c_swallowed_in_the_last_probe_stops_before_anything_is_written(tmp_path):
     script = tmp_path / "cli.py"
     script.write_text(SCRIPT)
-    path = os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")])
-    env = {**os.environ, "PYTHONPATH": path}
+    env = _env()
     run = tmp_path / "run"
     base = [sys.executable, str(script)]
     subprocess.run(

@@ -40,12 +40,8 @@ def test_one_sgd_step_matches_numpy(stages: list) -> None:
     np.testing.assert_array_equal(np.asarray(model.b[...]), b)  # train_bias=False
 
 
-def test_one_mup_sgd_step_of_a_two_layer_network_matches_numpy(stages: list) -> None:
-    """µP with SGD: the learning rates of W, b and a are multiplied by the width m."""
-    m, lr = 10, 0.1
-    model = two_layer(d=D, seed=5, m=m, dtype="float64", sigma="tanh")
-    W, b, a = (np.asarray(v[...]) for v in (model.W, model.b, model.a))
-    data = make_data(5, 40, D, dtype=jnp.float64)
+def _one_mup_sgd_step(model, data, lr: float, stages: list) -> None:
+    """One SGD step under µP on a batch of 16 (biases trained)."""
     joint(
         optimizer="sgd",
         lr=lr,
@@ -55,6 +51,15 @@ def test_one_mup_sgd_step_of_a_two_layer_network_matches_numpy(stages: list) -> 
         parametrization="mup",
         train_bias=True,
     ).fit(model, data, stages.append)
+
+
+def test_one_mup_sgd_step_of_a_two_layer_network_matches_numpy(stages: list) -> None:
+    """µP with SGD: the learning rates of W, b and a are multiplied by the width m."""
+    m, lr = 10, 0.1
+    model = two_layer(d=D, seed=5, m=m, dtype="float64", sigma="tanh")
+    W, b, a = (np.asarray(v[...]) for v in (model.W, model.b, model.a))
+    data = make_data(5, 40, D, dtype=jnp.float64)
+    _one_mup_sgd_step(model, data, lr, stages)
     idx = _batch_indices(data.key, 40, 16)
     X, y = np.asarray(data.X)[idx], np.asarray(data.y)[idx]
     h = np.tanh(X @ W.T + b)
@@ -73,15 +78,7 @@ def test_one_mup_sgd_step_of_a_three_layer_network_matches_numpy(stages: list) -
     )
     V, W, b, a = (np.asarray(v[...]) for v in (model.V, model.W, model.b, model.a))
     data = make_data(6, 40, D, dtype=jnp.float64)
-    joint(
-        optimizer="sgd",
-        lr=lr,
-        steps=1,
-        batch_size=16,
-        eval_every=1,
-        parametrization="mup",
-        train_bias=True,
-    ).fit(model, data, stages.append)
+    _one_mup_sgd_step(model, data, lr, stages)
     idx = _batch_indices(data.key, 40, 16)
     X, y = np.asarray(data.X)[idx], np.asarray(data.y)[idx]
     h0 = np.abs(X @ V.T) - np.sqrt(2 / np.pi)  # σ2 = abs (centred), V fixed

@@ -113,15 +113,7 @@ def test_nystrom_on_every_training_point_is_centred_kernel_ridge() -> None:
         lam_abs = lam * np.trace(Kc) / n / n  # tr(Cov phi) / p with p = n features
         return y.mean() + centred(Xo) @ np.linalg.solve(Kc + n * lam_abs * np.eye(n), y - y.mean())
 
-    Xv, yv = np.asarray(data.X_val), np.asarray(data.y_val)
-    val = [np.mean((predict(Xv, lam) - yv) ** 2) for lam in lams]
-    np.testing.assert_allclose(out["val_mse"].values, val, rtol=1e-6)
-    best = lams[int(np.argmin(val))]
-    assert out["ridge"].values == best
-    Xt = np.asarray(run.test_data()[0])
-    f = np.asarray(run.target.function(Xt))
-    nmse = np.mean((predict(Xt, best) - f) ** 2) / np.var(f)
-    np.testing.assert_allclose(out["normalized_mse"].values, nmse, rtol=1e-6)
+    _assert_ridge_choice(out, predict, data, run, lams)
 
 
 def test_ntk_runs_and_beats_the_mean() -> None:
@@ -170,14 +162,7 @@ def test_rf_ridge_with_tanh_is_numpy_ridge_on_tanh_features_with_v_of_variance_o
         w = np.linalg.solve(cov + lam * np.trace(cov) / p * np.eye(p), cross)
         return y.mean() + (np.tanh(np.asarray(X) @ V) - mu) @ w
 
-    val = [np.mean((predict(data.X_val, lam) - np.asarray(data.y_val)) ** 2) for lam in lams]
-    np.testing.assert_allclose(out["val_mse"].values, val, rtol=1e-6)
-    best = lams[int(np.argmin(val))]
-    assert out["ridge"].values == best
-    Xt = np.asarray(run.test_data()[0])
-    f = np.asarray(run.target.function(Xt))
-    nmse = np.mean((predict(Xt, best) - f) ** 2) / np.var(f)
-    np.testing.assert_allclose(out["normalized_mse"].values, nmse, rtol=1e-6)
+    _assert_ridge_choice(out, predict, data, run, lams)
 
 
 def test_hermite_features_are_orthonormal_under_the_gaussian() -> None:
@@ -235,3 +220,17 @@ def test_a_second_run_of_the_same_shapes_compiles_no_kernel_again() -> None:
     probe = kernel_ridge(ridges=[1e-3], activation="relu", block=128)  # a new probe object
     probe(run_with(200))
     assert len(compiles) == before
+
+
+def _assert_ridge_choice(out, predict, data, run, lams) -> None:
+    """The probe's validation curve, chosen ridge and test error equal the NumPy
+    reference ``predict(X, lam)`` fitted on the same data."""
+    Xv, yv = np.asarray(data.X_val), np.asarray(data.y_val)
+    val = [np.mean((predict(Xv, lam) - yv) ** 2) for lam in lams]
+    np.testing.assert_allclose(out["val_mse"].values, val, rtol=1e-6)
+    best = lams[int(np.argmin(val))]
+    assert out["ridge"].values == best
+    Xt = np.asarray(run.test_data()[0])
+    f = np.asarray(run.target.function(Xt))
+    nmse = np.mean((predict(Xt, best) - f) ** 2) / np.var(f)
+    np.testing.assert_allclose(out["normalized_mse"].values, nmse, rtol=1e-6)
