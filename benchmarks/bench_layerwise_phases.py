@@ -48,7 +48,13 @@ def best_time(fn, repeats: int = 5) -> float:
 
 def core_call(trainer, models, datas):
     """One vmapped ``_core_many`` call with the arguments ``fit_many`` builds."""
-    cfg = trainer._config(models[0], datas[0].n_train, given_direction=False)
+    cfg = trainer._config(
+        models[0],
+        datas[0].n_train,
+        given_direction=False,
+        seeds=len(models),
+        n_val=int(datas[0].X_val.shape[0]),
+    )
     keys = [jax.random.fold_in(dt.key, 1) for dt in datas]
     splits = [layerwise._split_rows(dt, cfg, with_d1=True) for dt in datas]
     args = layerwise.stacked_core_args(models, datas, splits, keys, None)
@@ -70,7 +76,9 @@ def main() -> None:
     for n_steps in (1, 2, 8):
         for n_ridges in (1, 10) if n_steps == 8 else (10,):
             trainer = layerwise.layer_wise(
-                step_sizes=steps8[:n_steps], ridges=tuple(10.0**k for k in range(-8, 2))[:n_ridges]
+                step_sizes=steps8[:n_steps],
+                ridges=tuple(10.0**k for k in range(-8, 2))[:n_ridges],
+                step_batch=1,
             )
             t = best_time(core_call(trainer, models, datas))
             timings[n_steps, n_ridges] = t

@@ -14,7 +14,9 @@
 #       plugins/tlkit-probes
 #
 # then one device call: command "bash benchmarks/gpu/check.sh", carry [".whl"],
-# timeout_s 590. Every step has its own time limit (together 550 s, within the call's
+# timeout_s 590. "bash benchmarks/gpu/check.sh vmap" runs only the steps of issue 4's
+# vmapped-seeds target (eigh batching, the vmap benchmark and the trainers' tests on the
+# device; about 5 minutes). Every step has its own time limit (together 550 s, within the call's
 # limit), so one slow step cannot eat the others; the whole log is also written to
 # $OUT/check.log, and the exit status counts the failed steps. On a machine without a
 # GPU the script runs too (JAX falls back to the CPU), which is how it was tried.
@@ -42,14 +44,28 @@ export PYTHONPATH=/tmp/tlkit-site
 TLKIT="$PY -m tlkit"
 $PY -c "import jax, tlkit; print('jax', jax.__version__, jax.devices(), 'matmul precision', jax.config.jax_default_matmul_precision)"
 
-step "8 seeds vmapped vs looped, full size, step_batch 1 and 8 (issue 4 target >= 3x; limit 120 s)"
-check timeout 120 $PY benchmarks/bench_vmap_seeds.py
+step "one batched eigh call by batch size, QR and Jacobi (issue 4; limit 40 s)"
+check timeout 40 $PY benchmarks/bench_eigh_batching.py --jacobi --batches 1 8 64
 
-step "where the vmapped fit's time goes: grid steps, ridges, eigh (issue 4; limit 60 s)"
-check timeout 60 $PY benchmarks/bench_layerwise_phases.py
+step "8 seeds vmapped vs looped, full size, step_batch 1, the grid and auto (issue 4 target >= 3x; limit 150 s)"
+check timeout 150 $PY benchmarks/bench_vmap_seeds.py
 
-step "Algorithm 1 end to end vs NumPy, full size (limit 90 s)"
-check timeout 90 $PY benchmarks/bench_algorithm1.py
+if [ "${1:-all}" = vmap ]; then
+    # compile-bound on a GPU: about 30 of these tests run a minute (H200, 2026-11-27)
+    step "the nets plugin's trainer tests on this device (limit 180 s)"
+    check timeout 180 $PY -m pytest -q -x -p no:cacheprovider plugins/tlkit-nets/tests/test_grids.py \
+        plugins/tlkit-nets/tests/test_layerwise.py plugins/tlkit-nets/tests/test_onestep.py
+    step "done: $FAILED step(s) failed"
+    exec >&- 2>&-
+    wait
+    exit "$FAILED"
+fi
+
+step "where the vmapped fit's time goes: grid steps, ridges, eigh (issue 4; limit 50 s)"
+check timeout 50 $PY benchmarks/bench_layerwise_phases.py
+
+step "Algorithm 1 end to end vs NumPy, full size (limit 60 s)"
+check timeout 60 $PY benchmarks/bench_algorithm1.py
 
 step "sweep: local executor vs Dask with one GPU per worker (issue 6; limit 200 s)"
 # 4 cells (Algorithm 1 and one-step, two n): a small cell costs 10-20 s on a GPU,
@@ -90,10 +106,10 @@ for name, ds in (("local", local), ("dask", dask)):
     print(f"{name} ran on", ds.tlkit.versions.get("jax_device", "an unrecorded device"))
 EOF
 
-step "tests that hold numerics to NumPy references, on this device (limit 80 s)"
+step "tests that hold numerics to NumPy references, on this device (limit 50 s)"
 # last: compilation makes them slow on a GPU (about 75 of them passed in 150 s on an
 # H200, none failed); the measurements above matter more within a short lease
-check timeout 80 $PY -m pytest -q -x -p no:cacheprovider tests/test_kernels.py \
+check timeout 50 $PY -m pytest -q -x -p no:cacheprovider tests/test_kernels.py \
     tests/test_ridge.py tests/test_precision.py plugins/tlkit-nets
 
 step "done: $FAILED step(s) failed"

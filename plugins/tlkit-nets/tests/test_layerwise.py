@@ -339,7 +339,8 @@ def test_wrong_architecture_or_init_is_a_parameter_error() -> None:
         ({"stage2": "sgd"}, "stage2 must be one of ridge, gd"),
         ({"gd_lr": 2.0}, "gd_lr must be in"),
         ({"stage1": "exact"}, "stage1 must be one of streamed, autodiff"),
-        ({"step_batch": 0}, "step_batch must be an integer >= 1, got 0"),
+        ({"step_batch": 0}, "step_batch must be 'auto' or an integer >= 1, got 0"),
+        ({"step_batch": "grid"}, "step_batch must be 'auto' or an integer >= 1, got 'grid'"),
     ],
 )
 def test_bad_trainer_parameters(options: dict, message: str) -> None:

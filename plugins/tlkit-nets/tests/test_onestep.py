@@ -176,8 +176,10 @@ def test_parameter_errors() -> None:
         one_step().fit(three_layer(d=D, seed=0, m1=4, m2=8), data, print)
     with pytest.raises(ParameterError, match="steps must be an integer >= 1, got 0"):
         one_step(steps=0)
-    with pytest.raises(ParameterError, match="step_batch must be an integer >= 1, got 0"):
+    with pytest.raises(ParameterError, match="step_batch must be 'auto' or an integer >= 1, got 0"):
         one_step(step_batch=0)
+    with pytest.raises(ParameterError, match="must be 'auto' or an integer >= 1, got 'all'"):
+        one_step(step_batch="all")
     with pytest.raises(ParameterError, match="n2 must be at most n_train = 64"):
         random_features(n2=100).fit(two_layer(d=D, seed=0, m=8), data, print)
     with pytest.raises(ParameterError, match="m must be an integer >= 1"):

@@ -21,6 +21,15 @@ def positive_int(name: str, value: Any) -> int:
     return value
 
 
+def positive_int_or_auto(name: str, value: Any) -> int | str:
+    """Check a ``step_batch``-like option: ``"auto"`` or an integer >= 1."""
+    if value == "auto":
+        return "auto"
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ParameterError(f"{name} must be 'auto' or an integer >= 1, got {value!r}")
+    return positive_int(name, value)
+
+
 def nonnegative_int(name: str, value: Any) -> int:
     """Check that ``value`` is an integer >= 0."""
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:

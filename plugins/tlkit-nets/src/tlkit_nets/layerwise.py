@@ -46,6 +46,7 @@ from tlkit_nets._checks import (
     positive_float,
     positive_grid,
     positive_int,
+    positive_int_or_auto,
 )
 from tlkit_nets.batching import SeedBatchedTrainer, stack_seeds, unstack_seeds
 from tlkit_nets.features import (
@@ -54,7 +55,7 @@ from tlkit_nets.features import (
     feature_values,
     kernel_feature_values,
 )
-from tlkit_nets.grids import grid_edge, map_grid
+from tlkit_nets.grids import grid_batch, grid_edge, map_grid
 from tlkit_nets.stage2 import Stage2Spec, fit_output_weights, validation_mse
 from tlkit_nets.three_layer import ThreeLayer
 
@@ -228,27 +229,28 @@ def _core(
     def features(phi: Array, slope: Array, offset: Array) -> Array:
         return sigma1(phi[:, None] * slope + b2 + offset) / cfg.m1
 
-    def evaluate(step: Array) -> Array:
+    def evaluate(step: Array) -> tuple[Array, Array, Array]:
         slope, offset = _slopes(cfg, step, a, deriv, mu, sd)
-        A, _ = fit_output_weights(features(phi2, slope, offset), y2, a, cfg.stage2)
-        return validation_mse(features(phiv, slope, offset), y_val, A)
+        A, lam = fit_output_weights(features(phi2, slope, offset), y2, a, cfg.stage2)
+        return validation_mse(features(phiv, slope, offset), y_val, A), A, lam
 
     steps = jnp.asarray(cfg.step_sizes, dtype=dtype)
     # step_batch step sizes at a time: 1 keeps memory flat in the grid size; more
-    # batches their eigendecompositions (faster on a GPU, not on a CPU's LAPACK)
-    val = map_grid(evaluate, steps, cfg.step_batch)  # (E, L)
+    # batches their eigendecompositions (faster on a GPU, not on a CPU's LAPACK).
+    # Every grid point's weights are kept ((E, L, m1), small next to the features) so
+    # that the chosen pair needs no second eigendecomposition.
+    val, A_grid, lam_grid = map_grid(evaluate, steps, cfg.step_batch)  # (E, L), ...
     flat = jnp.where(jnp.isfinite(val), val, jnp.inf).reshape(-1)
     best = jnp.argmin(flat)
     i_step, i_ridge = best // val.shape[1], best % val.shape[1]
     slope, offset = _slopes(cfg, steps[i_step], a, deriv, mu, sd)
     Phi2 = features(phi2, slope, offset)
-    A, lam = fit_output_weights(Phi2, y2, a, cfg.stage2)
-    a_new = A[i_ridge]
+    a_new = A_grid[i_step, i_ridge]
     return {
         "val_mse": val,
         "i_step": i_step,
         "i_ridge": i_ridge,
-        "ridge_abs": lam[i_ridge],
+        "ridge_abs": lam_grid[i_step, i_ridge],
         "c0": c0,
         "g": g,
         "r_over_n1": r / cfg.n1,
@@ -332,9 +334,20 @@ class LayerWise(SeedBatchedTrainer):
         o = self.options
         split_sizes(n_train, o["n1"], o["n2"], o["split"])
 
-    def _config(self, model: ThreeLayer, n: int, given_direction: bool) -> _Config:
+    def _config(
+        self, model: ThreeLayer, n: int, given_direction: bool, seeds: int = 1, n_val: int = 0
+    ) -> _Config:
         o = self.options
         n1, n2 = split_sizes(n, o["n1"], o["n2"], o["split"])
+        # one grid value holds the features of D2 and of the validation set, and the
+        # m1 x m1 Gram matrix, its eigenvectors and the solver's workspace
+        step_batch = grid_batch(
+            o["step_batch"],
+            len(o["step_sizes"]),
+            seeds=seeds,
+            floats_per_value=(n2 + n_val + 3 * model.m1) * model.m1,
+            itemsize=np.dtype(model.dtype).itemsize,
+        )
         spec = Stage2Spec(o["ridges"], o["ridge_units"], o["stage2"], o["gd_steps"], o["gd_lr"])
         return _Config(
             n1=n1,
@@ -351,7 +364,7 @@ class LayerWise(SeedBatchedTrainer):
             bias_init=o["bias_init"],
             bias_scale=o["bias_scale"],
             batch_size=o["batch_size"],
-            step_batch=min(o["step_batch"], len(o["step_sizes"])),
+            step_batch=step_batch,
             given_direction=given_direction,
         )
 
@@ -391,7 +404,13 @@ class LayerWise(SeedBatchedTrainer):
         streamed = (
             not autodiff and not models[0].infinite and all(dt.blocks is not None for dt in datas)
         )
-        cfg = self._config(models[0], n, given_direction=autodiff or streamed)
+        cfg = self._config(
+            models[0],
+            n,
+            given_direction=autodiff or streamed,
+            seeds=1 if autodiff else len(models),
+            n_val=int(datas[0].X_val.shape[0]),
+        )
         keys = [jax.random.fold_in(dt.key, 1) for dt in datas]
         splits = [_split_rows(dt, cfg, with_d1=not streamed) for dt in datas]
         g_streamed = (
@@ -462,6 +481,7 @@ class LayerWise(SeedBatchedTrainer):
             "stage1_data": "streamed block by block" if streamed else "in memory",
             "inner_width": "infinite (closed-form kernel)" if model.infinite else model.m2,
             "loss": "(1/(2 n1)) sum (f - y)^2",
+            "step_batch": cfg.step_batch,
         }
         val = out["val_mse"]
         step = float(cfg.step_sizes[int(out["i_step"])])
@@ -541,7 +561,7 @@ def layer_wise(
     bias_init: Literal["uniform", "gaussian", "zero"] = "uniform",
     bias_scale: float = 1.0,
     batch_size: int = 4096,
-    step_batch: int = 1,
+    step_batch: int | Literal["auto"] = "auto",
 ) -> LayerWise:
     """Algorithm 1 (layer-wise training) of the three-layer network.
 
@@ -560,10 +580,12 @@ def layer_wise(
         redraw_bias: draw b afresh after stage 1 [recon].
         bias_init, bias_scale: the distribution of re-drawn biases.
         batch_size: rows per block when streaming.
-        step_batch: step sizes evaluated together (vmapped) in the grid search; 1
-            (default) evaluates one at a time, so memory does not grow with the grid.
-            Larger values batch the grid's eigendecompositions, which a GPU runs
-            faster; memory for features grows by this factor. Capped at the grid size.
+        step_batch: step sizes evaluated together (vmapped) in the grid search. 1
+            evaluates one at a time, so memory does not grow with the grid; larger
+            values batch the grid's eigendecompositions, which a GPU runs in about the
+            time of one (memory for features grows by this factor; capped at the grid
+            size). ``"auto"`` (default): 1 on a CPU, where batching is not faster; on a
+            GPU the whole grid, within a memory budget (``tlkit_nets.grids``).
     """
     choice("feature_form", feature_form, ("literal", "standardized"))
     choice("step_size_units", step_size_units, ("feature-std", "absolute"))
@@ -582,7 +604,7 @@ def layer_wise(
         positive_int("n2", n2)
     positive_float("bias_scale", bias_scale, allow_zero=True)
     positive_int("batch_size", batch_size)
-    positive_int("step_batch", step_batch)
+    positive_int_or_auto("step_batch", step_batch)
     return LayerWise(
         feature_form=feature_form,
         step_sizes=positive_grid("step_sizes", step_sizes),

@@ -31,9 +31,10 @@ from tlkit_nets._checks import (
     positive_float,
     positive_grid,
     positive_int,
+    positive_int_or_auto,
 )
 from tlkit_nets.batching import SeedBatchedTrainer, stack_seeds, unstack_seeds
-from tlkit_nets.grids import grid_edge, map_grid
+from tlkit_nets.grids import grid_batch, grid_edge, map_grid
 from tlkit_nets.layerwise import DEFAULT_RIDGES, json_numbers, split_sizes
 from tlkit_nets.stage2 import Stage2Spec, fit_output_weights, validation_mse
 from tlkit_nets.two_layer import TwoLayer
@@ -85,29 +86,30 @@ def _core(
     def features(W: Array, Xs: Array) -> Array:
         return sigma(Xs @ W.T + b) / cfg.m
 
-    def evaluate(step: Array) -> Array:
+    def evaluate(step: Array) -> tuple[Array, Array, Array]:
         W = stage1(step)
-        A, _ = fit_output_weights(features(W, X2), y2, a, cfg.stage2)
-        return validation_mse(features(W, X_val), y_val, A)
+        A, lam = fit_output_weights(features(W, X2), y2, a, cfg.stage2)
+        return validation_mse(features(W, X_val), y_val, A), A, lam
 
     steps = jnp.asarray(cfg.step_sizes, dtype=W0.dtype)
-    # as in layer-wise: step_batch step sizes at a time (memory vs batched eigh)
-    val = map_grid(evaluate, steps, cfg.step_batch)
+    # as in layer-wise: step_batch step sizes at a time (memory vs batched eigh), and
+    # every grid point's weights kept so the chosen pair needs no second eigh
+    val, A_grid, lam_grid = map_grid(evaluate, steps, cfg.step_batch)
     flat = jnp.where(jnp.isfinite(val), val, jnp.inf).reshape(-1)
     best = jnp.argmin(flat)
     i_step, i_ridge = best // val.shape[1], best % val.shape[1]
-    W = stage1(steps[i_step])
+    W = stage1(steps[i_step])  # k gradient steps again: cheap next to an eigh
     Phi2 = features(W, X2)
-    A, lam = fit_output_weights(Phi2, y2, a, cfg.stage2)
+    a_new = A_grid[i_step, i_ridge]
     return {
         "val_mse": val,
         "i_step": i_step,
         "i_ridge": i_ridge,
-        "ridge_abs": lam[i_ridge],
+        "ridge_abs": lam_grid[i_step, i_ridge],
         "W": W,
-        "a": A[i_ridge],
+        "a": a_new,
         "unit": unit,
-        "train_mse": jnp.mean((Phi2 @ A[i_ridge] - y2) ** 2),
+        "train_mse": jnp.mean((Phi2 @ a_new - y2) ** 2),
     }
 
 
@@ -137,9 +139,19 @@ class OneStep(SeedBatchedTrainer):
             raise ParameterError(f"n2 must be at most n_train = {n}, got {n2}")
         return 0, n2
 
-    def _config(self, model: TwoLayer, n: int) -> _Config:
+    def _config(self, model: TwoLayer, n: int, seeds: int = 1, n_val: int = 0) -> _Config:
         o = self.options
         n1, n2 = self._split(n)
+        # one grid value holds the features of D2 and of the validation set, the
+        # hidden layer on D1 for its gradient steps, and the m x m Gram matrix, its
+        # eigenvectors and the solver's workspace
+        step_batch = grid_batch(
+            o["step_batch"],
+            len(o["step_sizes"]),
+            seeds=seeds,
+            floats_per_value=(n1 + n2 + n_val + 3 * model.m) * model.m,
+            itemsize=np.dtype(model.dtype).itemsize,
+        )
         spec = Stage2Spec(o["ridges"], o["ridge_units"], o["stage2"], o["gd_steps"], o["gd_lr"])
         return _Config(
             n1,
@@ -150,7 +162,7 @@ class OneStep(SeedBatchedTrainer):
             o["step_sizes"],
             o["step_size_units"],
             spec,
-            min(o["step_batch"], len(o["step_sizes"])),
+            step_batch,
         )
 
     def fit_many(
@@ -165,7 +177,12 @@ class OneStep(SeedBatchedTrainer):
                 raise ParameterError(
                     f"trainer {self.name!r} needs architecture 'two-layer', got {type(m).__name__}"
                 )
-        cfg = self._config(models[0], int(datas[0].X.shape[0]))
+        cfg = self._config(
+            models[0],
+            int(datas[0].X.shape[0]),
+            seeds=len(models),
+            n_val=int(datas[0].X_val.shape[0]),
+        )
         if len(models) == 1:
             m, dt = models[0], datas[0]
             out = _core_jit(cfg, m.W[...], m.b[...], m.a[...], dt.X, dt.y, dt.X_val, dt.y_val)
@@ -201,6 +218,7 @@ class OneStep(SeedBatchedTrainer):
             "n2": cfg.n2,
             "split": "D1 = first n1 training points, D2 = next n2",
             "loss": "(1/(2 n1)) sum (f - y)^2",
+            "step_batch": cfg.step_batch,
         }
         val = out["val_mse"]
         curve = ProbeOutput(
@@ -283,7 +301,7 @@ def one_step(
     split: float = 0.5,
     n1: int | None = None,
     n2: int | None = None,
-    step_batch: int = 1,
+    step_batch: int | Literal["auto"] = "auto",
 ) -> OneStep:
     """k gradient steps on W from random init, then ridge on a (two-layer).
 
@@ -295,10 +313,12 @@ def one_step(
         ridges, ridge_units, stage2, gd_steps, gd_lr: stage 2, as for layer-wise.
         split, n1, n2: sizes of D1 and D2 (n1 + n2 <= n_train).
         step_batch: step sizes evaluated together (vmapped) in the grid search, as
-            for layer-wise (1: one at a time; more batches the eigendecompositions).
+            for layer-wise (1: one at a time; more batches the eigendecompositions;
+            ``"auto"``, the default: 1 on a CPU, the whole grid on a GPU within a
+            memory budget).
     """
     positive_int("steps", steps)
-    positive_int("step_batch", step_batch)
+    positive_int_or_auto("step_batch", step_batch)
     choice("step_size_units", step_size_units, ("relative", "absolute"))
     fraction("split", split)
     if n1 is not None:
