@@ -297,3 +297,51 @@ def test_a_cache_under_someone_elses_manifest_json_is_allowed(tmp_path):
     (project / "manifest.json").write_text('{"name": "my web app"}')
     (project / "sweep.json").write_text("[1, 2]")
     check_cache_location(project / ".cache" / "xla", out=tmp_path / "out")
+
+
+def _console(args: list, env_extra: dict[str, str], cwd) -> subprocess.CompletedProcess:
+    """The installed ``tlkit`` script in a fresh process (the variable is read at import)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("JAX_", "TLKIT_"))}
+    env.update(env_extra)
+    code = "import sys; from _tlkit_console import main; sys.exit(main())"
+    return subprocess.run(
+        [sys.executable, "-c", code, *map(str, args)],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+_TRAIN = [
+    *("train", "--target", "quadratic-feature", "-p", "d=4", "--arch", "two-layer", "-p", "m=8"),
+    *("--trainer", "random-features", "--n-train", "64", "--n-val", "32", "--n-test", "32"),
+]
+
+
+def test_an_environment_cache_inside_the_output_is_refused_before_anything_is_written(tmp_path):
+    out = tmp_path / "run"
+    result = _console([*_TRAIN, "--out", out], {ENV_VAR: str(out / "xla")}, tmp_path)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.strip().splitlines() == [
+        f"error: TLKIT_COMPILE_CACHE={out / 'xla'} is inside the output directory {out}; it "
+        "holds executable code; keep it in a directory only you write to, outside sweep and "
+        "run directories"
+    ]
+    assert not out.exists()
+
+
+def test_an_environment_cache_inside_a_run_is_refused_by_analyze(tmp_path):
+    run = tmp_path / "run"
+    cache = tmp_path / "cache"
+    trained = _console([*_TRAIN, "--out", run], {ENV_VAR: str(cache)}, tmp_path)
+    assert trained.returncode == 0, trained.stderr
+    assert any(cache.iterdir())  # the variable was in use, outside the run: fine
+    before = sorted(p.name for p in run.iterdir())
+    result = _console(["analyze", run], {ENV_VAR: str(run / "xla")}, tmp_path)
+    assert result.returncode == 2, result.stderr
+    assert "TLKIT_COMPILE_CACHE=" in result.stderr and "is inside the output directory" in (
+        result.stderr
+    )
+    assert sorted(p.name for p in run.iterdir()) == before  # no cache directory made in it

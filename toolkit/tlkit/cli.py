@@ -247,10 +247,12 @@ def train_command(
     force: bool,
 ) -> None:
     """Train one run, probe it, and save it as a run directory."""
+    from tlkit.compile_cache import check_env_cache_location
     from tlkit.config import ComponentConfig, RunConfig
     from tlkit.params import HOST_PARAMETERS, route_parameters
     from tlkit.pipeline import make_config, resolve_config, train
 
+    check_env_cache_location(out)
     host = _host(ctx)
     base = RunConfig.from_toml(config_file).to_dict() if config_file is not None else {}
     for kind, value in (("target", target), ("arch", arch), ("trainer", trainer)):
@@ -363,11 +365,13 @@ def analyze_command(
     """Run probes on a saved run, or on every saved run of a sweep (--save-runs),
     and write the labelled results (netCDF)."""
     from tlkit.checkpoint import RESULTS
+    from tlkit.compile_cache import check_env_cache_location
     from tlkit.config import ComponentConfig
     from tlkit.params import route_parameters
     from tlkit.pipeline import analyze
     from tlkit.sweep_analysis import analyze_sweep, is_sweep_directory
 
+    check_env_cache_location(out if out is not None else run_dir)
     host = _host(ctx)
     chosen: list[str | ComponentConfig] = list(probes)
     if params:
@@ -427,8 +431,10 @@ def analyze_command(
 @click.pass_context
 def demo_command(ctx: click.Context, out: str, small: bool, quiet: bool, force: bool) -> None:
     """Two- vs three-layer networks on the quadratic-feature target (d = 16)."""
+    from tlkit.compile_cache import check_env_cache_location
     from tlkit.demo import run_demo
 
+    check_env_cache_location(out)
     run_demo(Path(out), small=small, host=_host(ctx), quiet=quiet, echo=click.echo, force=force)
 
 

@@ -24,14 +24,14 @@ from pathlib import Path
 
 import jax
 
-from tlkit.atomic import ensure_writable_dir
+from tlkit.atomic import check_creatable_dir, ensure_writable_dir
 from tlkit.errors import ConfigError
 
 #: environment variable naming the cache directory
 ENV_VAR = "TLKIT_COMPILE_CACHE"
 
 
-def enable_compile_cache(path: str | Path) -> Path:
+def enable_compile_cache(path: str | Path, *, create: bool = True) -> Path:
     """Store every compiled program in ``path`` and reuse the ones already there.
 
     JAX's own thresholds (cache only programs that took a second or more to compile)
@@ -40,6 +40,10 @@ def enable_compile_cache(path: str | Path) -> Path:
 
     Args:
         path: the cache directory (created if missing).
+        create: ``False`` only checks that the directory could be created and leaves
+            that to JAX's first compilation (what ``TLKIT_COMPILE_CACHE`` does at
+            import, so that a command can still refuse the location before anything
+            is written: :func:`check_env_cache_location`).
 
     Returns:
         The directory, as an absolute path.
@@ -52,7 +56,10 @@ def enable_compile_cache(path: str | Path) -> Path:
     if not str(path).strip():
         raise ConfigError("the compilation cache needs a directory, got an empty path")
     directory = Path(path).expanduser().absolute()
-    ensure_writable_dir(directory)
+    if create or directory.exists():
+        ensure_writable_dir(directory)
+    else:
+        check_creatable_dir(directory)
     settings = {
         "jax_compilation_cache_dir": str(directory),
         "jax_persistent_cache_min_compile_time_secs": 0.0,
@@ -71,7 +78,9 @@ def enable_compile_cache(path: str | Path) -> Path:
 _SHARED_MARKERS = ("sweep.json", "manifest.json")
 
 
-def check_cache_location(path: str | Path, *, out: str | Path | None = None) -> None:
+def check_cache_location(
+    path: str | Path, *, out: str | Path | None = None, option: str = "--compile-cache "
+) -> None:
     """Refuse a cache directory inside a sweep or run directory, writing nothing.
 
     The cache holds executable code, and sweep and run directories are shared; a
@@ -82,6 +91,7 @@ def check_cache_location(path: str | Path, *, out: str | Path | None = None) -> 
     Args:
         path: the cache directory asked for.
         out: the output directory of the command (which may not exist yet).
+        option: how the error names where the path came from.
 
     Raises:
         ConfigError: the path is empty or a file, equals ``out`` or lies inside it, or
@@ -95,7 +105,7 @@ def check_cache_location(path: str | Path, *, out: str | Path | None = None) -> 
         out_dir = Path(out).expanduser().resolve()
         if cache == out_dir or out_dir in cache.parents:
             raise ConfigError(
-                f"--compile-cache {path} is inside the output directory {out}; {why}, "
+                f"{option}{path} is inside the output directory {out}; {why}, "
                 "outside sweep and run directories"
             )
     for directory in (cache, *cache.parents):
@@ -103,7 +113,7 @@ def check_cache_location(path: str | Path, *, out: str | Path | None = None) -> 
         if marker is not None:
             kind = "sweep" if marker == "sweep.json" else "run"
             raise ConfigError(
-                f"--compile-cache {path} is inside the {kind} directory {directory} "
+                f"{option}{path} is inside the {kind} directory {directory} "
                 f"(it has {marker}); {why}, outside sweep and run directories"
             )
     absolute = Path(path).expanduser().absolute()
@@ -112,6 +122,28 @@ def check_cache_location(path: str | Path, *, out: str | Path | None = None) -> 
         raise ConfigError(
             f"cannot create directory {absolute}: {blocker} is a file, not a directory"
         )
+
+
+def check_env_cache_location(out: str | Path) -> None:
+    """Refuse, before a command writes or compiles anything, a ``TLKIT_COMPILE_CACHE``
+    inside that command's output directory or inside a sweep or run directory.
+
+    The variable turns the cache on when tlkit is imported, before any command knows
+    its output; JAX creates the directory only at its first compilation, so checking
+    here, first thing in the command, still writes nothing. A variable that could not
+    be used at import (tlkit warned and runs without the cache) is not checked again.
+
+    Args:
+        out: the directory the command writes into (which may not exist yet).
+
+    Raises:
+        ConfigError: as :func:`check_cache_location`, naming the variable.
+    """
+    value = os.environ.get(ENV_VAR, "").strip()
+    in_use = compile_cache_dir()
+    if not value or in_use is None or Path(value).expanduser().absolute() != Path(in_use):
+        return
+    check_cache_location(value, out=out, option=f"{ENV_VAR}=")
 
 
 def _is_tlkits(marker: Path) -> bool:

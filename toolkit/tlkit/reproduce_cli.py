@@ -96,11 +96,17 @@ def reproduce(
     if n_boot < 1:
         raise ConfigError(f"--bootstrap must be >= 1, got {n_boot}")
     directory = Path(out) if out else Path("tlkit-reproduce") / (name + ("-small" if small else ""))
-    if compile_cache is not None:
-        from tlkit.compile_cache import check_cache_location, enable_compile_cache
+    from tlkit.compile_cache import (
+        check_cache_location,
+        check_env_cache_location,
+        enable_compile_cache,
+    )
 
+    if compile_cache is not None:
         check_cache_location(compile_cache, out=directory)
         enable_compile_cache(compile_cache)
+    else:
+        check_env_cache_location(directory)
     summary = run_reproduction(
         repro,
         directory,

@@ -119,16 +119,18 @@ def sweep_command(
     compile_cache: str | None,
 ) -> None:
     """Run (or resume) the grid of runs in CONFIG (TOML) into DIR."""
-    from tlkit.compile_cache import check_cache_location
+    from tlkit.compile_cache import check_cache_location, check_env_cache_location
     from tlkit.sweeps import plan_sweep, sweep
 
     if not (math.isfinite(connect_timeout) and connect_timeout > 0):
         raise ConfigError(
             f"--timeout must be a positive number of seconds, got {connect_timeout:g}"
         )
+    # before anything is written or compiled, and under --dry-run too
     if compile_cache is not None:
-        # before anything is written or compiled, and under --dry-run too
         check_cache_location(compile_cache, out=out)
+    else:
+        check_env_cache_location(out)
     gpu_ids = [g.strip() for g in gpus.split(",")] if gpus is not None else None
     if dry_run:
         from tlkit.executors import HostSpec, check_executor_options
