@@ -94,3 +94,28 @@ def test_a_run_whose_plugin_is_gone_says_which_plugin_it_needs(host, run_dir):
         f"{run_dir} needs target 'linear' of plugin 'fake', which is not installed or is "
         "disabled; installed targets: (none)"
     )
+
+
+def test_a_state_file_the_manifest_does_not_list_is_refused_before_orbax_reads_it(host, run_dir):
+    """A manifest edited to drop a file's checksum must not let a damaged file through
+    to orbax, whose failure prints tracebacks from its reader threads."""
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    rel = max(manifest["state_files"], key=lambda r: (run_dir / "state" / r).stat().st_size)
+    del manifest["state_files"][rel]
+    (run_dir / "manifest.json").write_text(json.dumps(manifest))
+    victim = run_dir / "state" / rel
+    victim.write_bytes(victim.read_bytes()[:5])
+    with pytest.raises(RunDirectoryError) as err:
+        tlkit.load_run(run_dir, host=host)
+    assert str(err.value) == (
+        f"state file not listed in the manifest of {run_dir}: state/{rel} "
+        "(manifest or state altered?)"
+    )
+
+
+def test_a_manifest_without_state_files_is_refused(host, run_dir):
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    manifest["state_files"] = {}
+    (run_dir / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(RunDirectoryError, match="state file not listed in the manifest"):
+        tlkit.load_run(run_dir, host=host)

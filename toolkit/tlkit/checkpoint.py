@@ -254,6 +254,17 @@ def load_state(path: str | Path, manifest: dict[str, Any]) -> dict[str, Any]:
                 f"state file corrupted or truncated in {path}: {STATE_DIR}/{rel} "
                 "(checksum differs from the manifest)"
             )
+    # tlkit lists every file it saved, so an unlisted one means the manifest or the
+    # state was altered; orbax must never read bytes that no checksum covers (a damaged
+    # file then fails inside its reader threads, which print tracebacks). Hidden files
+    # (a file manager's) are not orbax's and are left alone.
+    for file in sorted(state_dir.rglob("*")):
+        rel = str(file.relative_to(state_dir))  # as _file_hashes writes the keys
+        if file.is_file() and not file.name.startswith(".") and rel not in expected:
+            raise RunDirectoryError(
+                f"state file not listed in the manifest of {path}: {STATE_DIR}/{rel} "
+                "(manifest or state altered?)"
+            )
     try:
         checkpointer = ocp.StandardCheckpointer()
         restored = checkpointer.restore(state_dir)
