@@ -190,3 +190,25 @@ def test_table_names_an_unknown_variable_and_says_how_to_fix_extra_dims(host):
         two_trainers.tlkit.table(["mse_mse"])
     with pytest.raises(TlkitError, match=r"select one value of 'knob' first"):
         run.expand_dims(knob=[0, 1]).tlkit.table(["mse_mse"])
+
+
+def test_seed_summary_names_an_unknown_or_non_numeric_variable(host):
+    run = tlkit.train(fake_config(), host=host).results
+    with pytest.raises(TlkitError, match="unknown variable 'mse_msee'; metrics here: mse_mse"):
+        run.tlkit.seed_summary("mse_msee")
+    with pytest.raises(TlkitError, match="'fit_status' is not numeric"):
+        run.tlkit.seed_summary("fit_status")
+
+
+def test_table_names_an_index_or_columns_that_is_not_a_dimension(host):
+    run = tlkit.train(fake_config(), host=host).results
+    with pytest.raises(TlkitError) as err:
+        run.tlkit.table(["mse_mse"], index="n")
+    assert str(err.value) == (
+        "index 'n' is not a dimension of 'mse_mse'; its dimensions: arch, trainer, d, n_train, seed"
+    )
+    with pytest.raises(TlkitError, match="columns 'archs' is not a dimension of 'mse_mse'"):
+        run.tlkit.table(["mse_mse"], columns="archs")
+    # an axis selected away is still fine: the table has one axis less
+    table = run.isel(arch=0).tlkit.table(["mse_mse"])
+    assert list(table.columns) == ["mse_mse"]

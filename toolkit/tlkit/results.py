@@ -473,9 +473,23 @@ class TlkitAccessor:
             )
         return xr.Dataset(out, attrs=self._ds.attrs)
 
+    def _variable(self, name: str) -> xr.DataArray:
+        """The data variable ``name``; an unknown name is an error listing the metrics."""
+        if name not in self._ds.data_vars:
+            available = ", ".join(self.metrics()) or "none"
+            raise TlkitError(f"unknown variable {name!r}; metrics here: {available}")
+        return self._ds[name]
+
     def seed_summary(self, variable: str) -> xr.Dataset:
-        """Median, min and max of a variable over seeds (the paper's plot style)."""
-        da = self._ds[variable]
+        """Median, min and max of a variable over seeds (the paper's plot style).
+
+        Raises:
+            TlkitError: an unknown or non-numeric variable, or one without ``seed``.
+        """
+        da = self._variable(variable)
+        if da.dtype.kind not in "iufb":
+            available = ", ".join(self.metrics()) or "none"
+            raise TlkitError(f"{variable!r} is not numeric; metrics here: {available}")
         if dims.SEED not in da.dims:
             raise TlkitError(f"{variable!r} has no {dims.SEED!r} dimension")
         return xr.Dataset(
@@ -492,15 +506,24 @@ class TlkitAccessor:
         """Median over seeds of each variable, as a table ``index`` x (variable, column).
 
         Dimensions other than ``index``, ``columns`` and ``seed`` must have length 1.
+
+        Raises:
+            TlkitError: an unknown variable, an ``index`` or ``columns`` that is not one
+                of its dimensions, or another dimension with several values.
         """
         import pandas as pd
 
         frames = {}
         for var in variables:
-            if var not in self._ds:
-                available = ", ".join(self.metrics()) or "none"
-                raise TlkitError(f"unknown variable {var!r}; metrics here: {available}")
-            da = self._ds[var]
+            da = self._variable(var)
+            for role, dim in (("index", index), ("columns", columns)):
+                # a misspelled axis would otherwise leave the table without it, with no
+                # error; one selected away (ds.sel(arch=...)) stays a scalar coordinate
+                if dim not in da.dims and dim not in self._ds.coords:
+                    raise TlkitError(
+                        f"{role} {dim!r} is not a dimension of {var!r}; its dimensions: "
+                        f"{', '.join(map(str, da.dims))}"
+                    )
             if dims.SEED in da.dims:
                 da = da.median(dims.SEED, skipna=True)
             extra = [d for d in da.dims if d not in (index, columns)]
