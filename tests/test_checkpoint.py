@@ -119,3 +119,13 @@ def test_a_manifest_without_state_files_is_refused(host, run_dir):
     (run_dir / "manifest.json").write_text(json.dumps(manifest))
     with pytest.raises(RunDirectoryError, match="state file not listed in the manifest"):
         tlkit.load_run(run_dir, host=host)
+
+
+def test_a_manifest_parameter_that_no_longer_builds_names_the_run(host, run_dir):
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    manifest["config"]["target"]["params"]["d"] = "four"
+    (run_dir / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(tlkit.errors.ConfigError) as err:
+        tlkit.load_run(run_dir, host=host)
+    assert str(err.value).startswith(f"cannot rebuild the run in {run_dir} from its manifest: ")
+    assert "'d'" in str(err.value) and "'four'" in str(err.value)

@@ -485,7 +485,12 @@ def load_run(path: str | Path, host: PluginHost | None = None) -> Run:
     except (AttributeError, KeyError, TypeError, ValueError) as exc:
         raise RunDirectoryError(f"corrupted manifest in {path}: bad 'fit' ({exc!r})") from None
     check_providers(manifest, host, path)
-    components = build(config, host)
+    try:
+        components = build(config, host)
+    except ConfigError as exc:
+        # a manifest edited by hand, or a plugin whose parameters changed since the run
+        # was saved: the message alone would read as if the user had typed a bad value
+        raise type(exc)(f"cannot rebuild the run in {path} from its manifest: {exc}") from None
     try:
         pure = checkpoint.load_state(path, manifest)
     except (AttributeError, KeyError, TypeError, ValueError) as exc:
