@@ -217,3 +217,28 @@ def test_one_probe_may_be_given_as_a_bare_name(host, tmp_path):
     tlkit.train(fake_config(), out=tmp_path / "r", probes=[], host=host)
     with pytest.raises(TlkitError, match=r"already exists; choose another output or replace it"):
         tlkit.train(fake_config(), out=tmp_path / "r", host=host)
+
+
+def test_a_read_only_run_says_to_write_its_results_elsewhere(host, tmp_path, monkeypatch):
+    import tlkit.pipeline
+
+    run_dir = tmp_path / "r"
+    tlkit.train(fake_config(), host=host, out=run_dir)
+    real = tlkit.pipeline.ensure_writable_dir
+
+    def read_only_run(directory):
+        if directory == run_dir:
+            raise TlkitError(f"output directory is not writable: {directory}")
+        real(directory)
+
+    # as root the tests cannot make a directory unwritable: the check itself says no
+    monkeypatch.setattr(tlkit.pipeline, "ensure_writable_dir", read_only_run)
+    with pytest.raises(TlkitError) as err:
+        tlkit.analyze(run_dir, probes=["mse"], host=host)
+    assert str(err.value) == (
+        f"output directory is not writable: {run_dir}; write the results elsewhere with "
+        "--out FILE (Python: out=...)"
+    )
+    mine = tmp_path / "mine.nc"
+    assert "mse_mse" in tlkit.analyze(run_dir, probes=["mse"], out=mine, host=host)
+    assert mine.is_file()

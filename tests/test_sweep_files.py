@@ -196,7 +196,9 @@ def test_a_read_only_sweep_is_analyzed_into_a_file_of_ones_own(host, tmp_path, m
 
     # as root the tests cannot make a directory unwritable: the check itself says no
     monkeypatch.setattr(tlkit.atomic, "ensure_writable_dir", read_only_sweep)
-    with pytest.raises(TlkitError, match="not writable"):
+    with pytest.raises(
+        TlkitError, match=r"not writable: .*; write the results elsewhere with --out"
+    ):
         tlkit.analyze_sweep(out, probes=["mse"], host=host, progress="none")
     mine = tmp_path / "mine" / "analysis.nc"
     done = tlkit.analyze_sweep(out, probes=["mse"], out=mine, host=host, progress="none")

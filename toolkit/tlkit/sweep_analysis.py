@@ -190,7 +190,7 @@ def analyze_sweep(
     """
     from tlkit.atomic import ensure_writable_dir
     from tlkit.executors import HostSpec, check_executor_options
-    from tlkit.pipeline import build_probes, check_replaceable_results
+    from tlkit.pipeline import ELSEWHERE, build_probes, check_replaceable_results
     from tlkit.results import combine, merge_probe_results, open_results, save_dataset
     from tlkit.sweeps import CELLS, RESULTS_FILE, SPEC_FILE, runs_saved
 
@@ -216,14 +216,19 @@ def analyze_sweep(
     owned = {(root / RESULTS_FILE).resolve(), (root / SPEC_FILE).resolve()}
     if path.resolve() in owned or path.resolve().parent == (root / CELLS).resolve():
         raise TlkitError(f"{path} belongs to the sweep (it rewrites it); choose another --out")
-    ensure_writable_dir(path.parent)
+    try:
+        ensure_writable_dir(path.parent)
+    except TlkitError as exc:
+        if out is not None:
+            raise
+        raise TlkitError(f"{exc}; {ELSEWHERE}") from None
     check_replaceable_results(path, sweep_config=json.dumps(spec.to_dict(), sort_keys=True))
     cell_dir = root / ANALYSIS_CELLS / _probes_key(chosen)
     try:
         ensure_writable_dir(cell_dir)
-    except TlkitError:
+    except TlkitError as exc:
         if out is None:
-            raise
+            raise TlkitError(f"{exc}; {ELSEWHERE}") from None
         # a shared, read-only sweep analyzed into a file of one's own: the per-cell
         # files (for resuming) go next to that file instead
         cell_dir = path.parent / f".{path.name}.cells" / _probes_key(chosen)
