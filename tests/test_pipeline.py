@@ -242,3 +242,34 @@ def test_a_read_only_run_says_to_write_its_results_elsewhere(host, tmp_path, mon
     mine = tmp_path / "mine.nc"
     assert "mse_mse" in tlkit.analyze(run_dir, probes=["mse"], out=mine, host=host)
     assert mine.is_file()
+
+
+class _ScaledProbePlugin:
+    """A probe with a typed parameter, as command lines give it: text."""
+
+    @tlkit.hookimpl
+    def tlkit_register_probes(self, register):
+        def make_scaled(scale: int = 1):
+            def probe(run):
+                return {"value": tlkit.types.ProbeOutput(float(scale))}
+
+            return probe
+
+        register("scaled", make_scaled)
+
+
+def test_probe_parameters_given_as_text_are_recorded_as_the_values_used(host, tmp_path):
+    host.add_plugin(_ScaledProbePlugin(), name="scaled")
+    try:
+        run = tlkit.train(
+            fake_config(),
+            host=host,
+            out=tmp_path / "r",
+            probes=[{"name": "scaled", "params": {"scale": "10"}}],
+        )
+    finally:
+        host.remove_plugin("scaled")
+    assert run.results["scaled_value"].item() == 10.0
+    manifest = json.loads((tmp_path / "r" / "manifest.json").read_text())
+    assert manifest["config"]["probes"] == [{"name": "scaled", "params": {"scale": 10}}]
+    assert run.results.tlkit.config["probes"] == manifest["config"]["probes"]

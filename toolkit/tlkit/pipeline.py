@@ -308,6 +308,11 @@ def train(
     )
     # a probe's bad parameter is bad input like any other: refused before training
     build_probes(probe_list, host)
+    if probes is not None or cfg.probes:
+        # values given on a command line arrive as text; the manifest and the results'
+        # config record what the probe gets (10, not "10"), as for every component
+        probe_list = [_typed_probe(pc, host) for pc in probe_list]
+        components.config = dataclasses.replace(components.config, probes=probe_list)
     out_path = Path(out) if out is not None else None
     if out_path is not None:
         if out_path.exists() and not force:
@@ -559,6 +564,13 @@ def check_providers(manifest: Mapping[str, Any], host: PluginHost, path: str | P
                 f"{entry['plugin']!r}, but that name now comes from plugin {now!r}; "
                 f"load it without that plugin (TLKIT_DISABLE_PLUGINS={now})"
             )
+
+
+def _typed_probe(pc: ComponentConfig, host: PluginHost) -> ComponentConfig:
+    """``pc`` with its given parameters coerced to their types (defaults not added)."""
+    factory = host.ensure_registered().get("probe", pc.name).factory
+    resolved = resolve_parameters(factory, pc.params, _label("probe", pc.name))
+    return ComponentConfig(pc.name, jsonable({key: resolved[key] for key in pc.params}))
 
 
 def build_probes(
