@@ -106,6 +106,13 @@ def _host(ctx: click.Context) -> Any:
     return ctx.find_root().obj
 
 
+def _check_distinct_probes(probes: tuple[str, ...]) -> None:
+    """Refuse a probe named twice: it would run twice and write one set of variables."""
+    repeated = next((name for i, name in enumerate(probes) if name in probes[:i]), None)
+    if repeated is not None:
+        raise TlkitError(f"--probe {repeated} given twice; name each probe once")
+
+
 @click.group(cls=TlkitGroup)
 @click.version_option(package_name="tlkit")
 def cli() -> None:
@@ -253,6 +260,7 @@ def train_command(
     from tlkit.pipeline import make_config, resolve_config, train
 
     check_env_cache_location(out)
+    _check_distinct_probes(probes)
     host = _host(ctx)
     base = RunConfig.from_toml(config_file).to_dict() if config_file is not None else {}
     for kind, value in (("target", target), ("arch", arch), ("trainer", trainer)):
@@ -372,6 +380,7 @@ def analyze_command(
     from tlkit.sweep_analysis import analyze_sweep, is_sweep_directory
 
     check_env_cache_location(out if out is not None else run_dir)
+    _check_distinct_probes(probes)
     host = _host(ctx)
     chosen: list[str | ComponentConfig] = list(probes)
     if params:
