@@ -9,6 +9,7 @@ import pytest
 import xarray as xr
 from click.testing import CliRunner
 from tlkit.cli import TlkitGroup
+from tlkit.errors import TlkitError
 from tlkit.plotting import plot_grid, plot_metrics
 from tlkit.results import save_dataset
 from tlkit.sweep_cli import COMMANDS
@@ -336,3 +337,18 @@ def test_cli_threshold_of_an_error_falls_to_the_level_unless_told(invoke, result
     assert "median test_normalized_mse >= 0.5" in told_above.stdout
     corr = invoke("threshold", results_file, "--metric", "feature_corr", "--level", "0.5")
     assert "median feature_corr >= 0.5" in corr.stdout  # not an error: --above stays
+
+
+def test_a_per_layer_metric_is_plotted_a_panel_per_layer_and_the_error_says_so():
+    ds = sweep_like()
+    layers = ["h1", "h2"]
+    values = np.stack([ds["feature_corr"].values, ds["feature_corr"].values / 2], axis=-1)
+    ds["cka_alignment_h"] = (("arch", "trainer", "d", "n_train", "seed", "layer"), values)
+    ds = ds.assign_coords(layer=layers).sel(d=8)
+    with pytest.raises(TlkitError) as caught:
+        plot_grid(ds, ["cka_alignment_h"])
+    assert str(caught.value).endswith(
+        "give its 'layer' dimension a panel each (--col layer) or select one value"
+    )
+    fig = plot_grid(ds, ["cka_alignment_h"], col="layer")
+    assert len(fig.axes) == len(layers)

@@ -28,6 +28,15 @@ def test_runs_combine_into_a_grid(host):
     assert list(table.index) == [32, 64]
 
 
+def test_combine_takes_results_files_as_well_as_datasets(host, tmp_path):
+    datasets = [tlkit.train(fake_config(n_train=n), host=host).results for n in (32, 64)]
+    path = results.save_dataset(datasets[1], tmp_path / "r64.nc")
+    mixed = results.combine([datasets[0], str(path)])
+    xr.testing.assert_identical(mixed, results.combine(datasets))
+    with pytest.raises(TlkitError, match="missing.nc"):
+        results.combine([tmp_path / "missing.nc"])
+
+
 def test_netcdf_round_trip_and_atomic(host, tmp_path):
     ds = tlkit.train(fake_config(), host=host).results
     path = results.save_dataset(ds, tmp_path / "sub" / "r.nc")

@@ -155,8 +155,14 @@ def plot_grid(
             if x not in da.dims:
                 raise TlkitError(f"metric {metric!r} has no {x!r} dimension")
             other = [str(d) for d in da.dims if d not in (x, hue, dims.SEED)]
-            if any(da.sizes[d] > 1 for d in other if d in dims.PROBE_DIMS):
-                raise TlkitError(f"metric {metric!r} is not a scalar per run (dims {da.dims})")
+            spread = [d for d in other if d in dims.PROBE_DIMS and da.sizes[d] > 1]
+            if spread:
+                # a per-layer metric (CKA per layer, ...) plots fine one panel per value
+                raise TlkitError(
+                    f"metric {metric!r} is not a scalar per run (dims {da.dims}); give "
+                    f"its {spread[0]!r} dimension a panel each (--col {spread[0]}) or "
+                    "select one value"
+                )
             hues = list(da[hue].values) if hue is not None and hue in da.dims else [None]
             for hue_value in hues:
                 line_da = da.sel({hue: hue_value}) if hue_value is not None else da

@@ -238,8 +238,11 @@ def _union_values(datasets: Sequence[xr.Dataset]) -> dict[str, list[Any]]:
     return out
 
 
-def combine(datasets: Sequence[xr.Dataset]) -> xr.Dataset:
+def combine(datasets: Sequence[xr.Dataset | str | Path]) -> xr.Dataset:
     """Combine labelled datasets (runs, sweep cells) into one grid.
+
+    Entries may be datasets or paths of results files (opened with
+    :func:`open_results`).
 
     An outer join over every dimension, variable by variable: a variable only
     spans the dimensions it has (no broadcasting over another variable's axes),
@@ -260,10 +263,11 @@ def combine(datasets: Sequence[xr.Dataset]) -> xr.Dataset:
     """
     if not datasets:
         raise TlkitError("no results to combine")
-    axes = _union_values(datasets)
+    loaded = [d if isinstance(d, xr.Dataset) else open_results(d) for d in datasets]
+    axes = _union_values(loaded)
     position = {dim: {v: i for i, v in enumerate(vals)} for dim, vals in axes.items()}
     arrays: dict[str, tuple[tuple[str, ...], np.ndarray, np.ndarray, dict[str, Any]]] = {}
-    for number, ds in enumerate(datasets, 1):
+    for number, ds in enumerate(loaded, 1):
         for name, da in ds.data_vars.items():
             name = str(name)
             if name not in arrays:
@@ -307,7 +311,7 @@ def combine(datasets: Sequence[xr.Dataset]) -> xr.Dataset:
                 _raise_overlap(name, dim_names, axes, filled[index], index, number)
             data[index] = da.values
             filled[index] = True
-    first_dtype = {str(n): ds[n].dtype for ds in reversed(datasets) for n in ds.data_vars}
+    first_dtype = {str(n): ds[n].dtype for ds in reversed(loaded) for n in ds.data_vars}
     variables = {}
     for name, (dim_names, data, filled, attrs) in arrays.items():
         if first_dtype[name].kind in "iub" and filled.all():
@@ -317,14 +321,14 @@ def combine(datasets: Sequence[xr.Dataset]) -> xr.Dataset:
     coords = {
         d: np.asarray(axes[d], dtype=object if not _numeric(axes[d]) else None)
         for d in axes
-        if d in used and any(d in ds.indexes for ds in datasets)
+        if d in used and any(d in ds.indexes for ds in loaded)
     }
     combined = xr.Dataset(variables, coords=coords)
-    attrs = dict(datasets[0].attrs)
-    for ds in datasets[1:]:
+    attrs = dict(loaded[0].attrs)
+    for ds in loaded[1:]:
         attrs = {k: v for k, v in attrs.items() if k in ds.attrs and _same(ds.attrs[k], v)}
     if "versions" not in attrs:
-        attrs.update(_merged_versions(datasets))
+        attrs.update(_merged_versions(loaded))
     combined.attrs.update(attrs)
     return combined
 
