@@ -101,6 +101,8 @@ def test_cli_analyze_of_a_sweep_and_its_one_line_errors(invoke, host, tmp_path):
     before = sorted(p.name for p in out.iterdir())
     for args, message in [
         (("--out", out / "results.nc"), "belongs to the sweep (it rewrites it)"),
+        (("--out", out / "runs" / "mine.nc"), "belongs to the sweep (it rewrites it)"),
+        (("--out", out / "cells" / "sub" / "mine.nc"), "belongs to the sweep (it rewrites it)"),
         (("--probe", "nope"), "unknown probe 'nope'; available: mse, never"),
         (("--probe", "mse", "-p", "kind=cubic"), "parameter 'kind' of probe 'mse'"),
     ]:

@@ -31,7 +31,7 @@ from tlkit.errors import (
 )
 from tlkit.interrupts import raise_if_interrupted
 from tlkit.plugins import PluginHost, get_host
-from tlkit.sweep_files import ANALYSIS_CELLS, ANALYSIS_FILE
+from tlkit.sweep_files import ANALYSIS_CELLS, ANALYSIS_FILE, RUNS
 
 
 @dataclass
@@ -214,7 +214,11 @@ def analyze_sweep(
     host_spec.check(import_here=scheduler is None)
     path = Path(out) if out is not None else root / ANALYSIS_FILE
     owned = {(root / RESULTS_FILE).resolve(), (root / SPEC_FILE).resolve()}
-    if path.resolve() in owned or path.resolve().parent == (root / CELLS).resolve():
+    # the sweep rewrites its cells and saved runs (and --force deletes them): a file
+    # inside them would be lost
+    owned_dirs = [(root / name).resolve() for name in (CELLS, RUNS, ANALYSIS_CELLS)]
+    target = path.resolve()
+    if target in owned or any(d == target or d in target.parents for d in owned_dirs):
         raise TlkitError(f"{path} belongs to the sweep (it rewrites it); choose another --out")
     try:
         ensure_writable_dir(path.parent)
