@@ -13,3 +13,14 @@ def host():
     h.ensure_registered()
     yield h
     h.remove_plugin("fake")
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    """Close the figures a test left open: pyplot keeps every one, and past 20 it warns
+    (an error here), failing whichever later test draws the 21st."""
+    yield
+    import sys
+
+    if "matplotlib.pyplot" in sys.modules:
+        sys.modules["matplotlib.pyplot"].close("all")

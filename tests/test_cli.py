@@ -98,10 +98,6 @@ def test_train_from_config_file(invoke, tmp_path):
         (("--train-block-size", "0"), "train_block_size must be positive, got 0"),
         (("--probe", "nope"), "unknown probe 'nope'; available: mse, never"),
         (("--probe", "mse", "--probe", "mse"), "--probe mse given twice; name each probe once"),
-        (
-            ("-p", "d=3", "-p", "d=4"),
-            "parameter 'd' of target 'linear' given twice: 'd=3' and 'd=4'",
-        ),
     ],
 )
 def test_bad_input_exit_2_one_line(invoke, tmp_path, extra, message):

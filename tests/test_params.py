@@ -108,16 +108,10 @@ def test_route_unique_prefixed_and_ambiguous():
         route_parameters(["net.m1=3"], _factories())
 
 
-@pytest.mark.parametrize(
-    "pairs",
-    [["d=8", "d=16"], ["d=8", "target.d=16"], ["target.d=8", "target.d=8"]],
-)
-def test_a_parameter_given_twice_is_refused(pairs):
-    with pytest.raises(
-        ConfigError,
-        match=rf"parameter 'd' of target 't' given twice: '{pairs[0]}' and '{pairs[1]}'",
-    ):
-        route_parameters(pairs, _factories())
+def test_a_parameter_given_twice_takes_the_last_value():
+    # a script's defaults first, then the user's: the later one is meant
+    routed = route_parameters(["d=8", "target.d=16", "m1=4", "m1=5"], _factories())
+    assert routed == {"target": {"d": "16"}, "arch": {"m1": "5"}}
 
 
 def test_a_bare_key_goes_to_a_fallback_component_only_if_no_other_takes_it():

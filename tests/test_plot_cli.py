@@ -345,10 +345,15 @@ def test_a_per_layer_metric_is_plotted_a_panel_per_layer_and_the_error_says_so()
     values = np.stack([ds["feature_corr"].values, ds["feature_corr"].values / 2], axis=-1)
     ds["cka_alignment_h"] = (("arch", "trainer", "d", "n_train", "seed", "layer"), values)
     ds = ds.assign_coords(layer=layers).sel(d=8)
+    import matplotlib.pyplot as plt
+
+    open_figures = len(plt.get_fignums())
     with pytest.raises(TlkitError) as caught:
         plot_grid(ds, ["cka_alignment_h"])
     assert str(caught.value).endswith(
         "give its 'layer' dimension a panel each (--col layer) or select one value"
     )
+    assert len(plt.get_fignums()) == open_figures  # the refused figure was closed
     fig = plot_grid(ds, ["cka_alignment_h"], col="layer")
     assert len(fig.axes) == len(layers)
+    plt.close(fig)

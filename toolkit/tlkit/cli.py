@@ -220,7 +220,8 @@ def _print_results(ds: Any) -> None:
     "params",
     multiple=True,
     metavar="KEY=VALUE",
-    help="Component parameter; prefix with target./arch./trainer./PROBE. if ambiguous.",
+    help="Component parameter; prefix with target./arch./trainer./PROBE. if ambiguous "
+    "(a key given twice: the last value).",
 )
 @click.option("--probe", "probes", multiple=True, help="Probe to run after training (repeatable).")
 @click.option("--n-train", type=int, help="Training points.")

@@ -272,23 +272,11 @@ def route_parameters(
         ``{kind: {key: raw value}}``.
 
     Raises:
-        ConfigError: malformed pair, unknown kind, a key no component accepts, a
-            key several components accept (asking for a prefix), or one parameter
-            given twice.
+        ConfigError: malformed pair, unknown kind, a key no component accepts, or a
+            key several components accept (asking for a prefix). A parameter given
+            twice takes the last value (a script's defaults, then the user's).
     """
     routed: dict[str, dict[str, str]] = {kind: {} for kind in factories}
-    given: dict[tuple[str, str], str] = {}  # (kind, key) -> the pair that set it
-
-    def assign(kind: str, key: str, value: str, pair: str) -> None:
-        # the same parameter twice is a slip (which one was meant?), not an override
-        if (kind, key) in given:
-            raise ConfigError(
-                f"parameter {key!r} of {factories[kind][0]} given twice: "
-                f"{given[kind, key]!r} and {pair!r}"
-            )
-        given[kind, key] = pair
-        routed[kind][key] = value
-
     accepted = {kind: set(parameter_specs(fn)) - host for kind, (_, fn, host) in factories.items()}
     for pair in pairs:
         key, sep, value = pair.partition("=")
@@ -297,7 +285,7 @@ def route_parameters(
             raise ConfigError(f"parameter {pair!r} is not of the form key=value")
         kind, dot, rest = key.partition(".")
         if dot and kind in factories:
-            assign(kind, rest, value, pair)
+            routed[kind][rest] = value  # given twice: the last one wins, as options do
             continue
         if dot:
             raise ConfigError(
@@ -307,7 +295,7 @@ def route_parameters(
         if not owners:
             owners = [k for k, names in accepted.items() if key in names]
         if len(owners) == 1:
-            assign(owners[0], key, value, pair)
+            routed[owners[0]][key] = value
         elif owners:
             options = " or ".join(f"{k}.{key}" for k in owners)
             raise ConfigError(

@@ -145,42 +145,47 @@ def plot_grid(
     fig, axes = plt.subplots(
         len(metrics), len(cols), figsize=(4.8 * len(cols), 3.8 * len(metrics)), squeeze=False
     )
-    colors: dict[Any, Any] = {}
-    for r, metric in enumerate(metrics):
-        for c, col_value in enumerate(cols):
-            ax = axes[r][c]
-            da = ds[metric]
-            if col is not None and col in da.dims:
-                da = da.sel({col: col_value})
-            if x not in da.dims:
-                raise TlkitError(f"metric {metric!r} has no {x!r} dimension")
-            other = [str(d) for d in da.dims if d not in (x, hue, dims.SEED)]
-            spread = [d for d in other if d in dims.PROBE_DIMS and da.sizes[d] > 1]
-            if spread:
-                # a per-layer metric (CKA per layer, ...) plots fine one panel per value
-                raise TlkitError(
-                    f"metric {metric!r} is not a scalar per run (dims {da.dims}); give "
-                    f"its {spread[0]!r} dimension a panel each (--col {spread[0]}) or "
-                    "select one value"
-                )
-            hues = list(da[hue].values) if hue is not None and hue in da.dims else [None]
-            for hue_value in hues:
-                line_da = da.sel({hue: hue_value}) if hue_value is not None else da
-                _draw_lines(ax, line_da, x, hue_value, other, colors)
-            if x == dims.N_TRAIN:
-                ax.set_xscale("log", base=2)
-            if metric.endswith(_LOG_SUFFIXES):
-                ax.set_yscale("log")
-            ax.set_xlabel(x)
-            ax.set_ylabel(metric)
-            long_name = str(ds[metric].attrs.get("long_name", ""))
-            panel_title = textwrap.fill(long_name, 48) if long_name else metric
-            if col is not None:
-                panel_title = f"{panel_title}\n{col} = {col_value}"
-            ax.set_title(panel_title, fontsize=9)
-            ax.grid(True, alpha=0.3)
-            if ax.get_legend_handles_labels()[0]:
-                ax.legend(title=hue, fontsize="small")
+    try:
+        colors: dict[Any, Any] = {}
+        for r, metric in enumerate(metrics):
+            for c, col_value in enumerate(cols):
+                ax = axes[r][c]
+                da = ds[metric]
+                if col is not None and col in da.dims:
+                    da = da.sel({col: col_value})
+                if x not in da.dims:
+                    raise TlkitError(f"metric {metric!r} has no {x!r} dimension")
+                other = [str(d) for d in da.dims if d not in (x, hue, dims.SEED)]
+                spread = [d for d in other if d in dims.PROBE_DIMS and da.sizes[d] > 1]
+                if spread:
+                    # a per-layer metric (CKA per layer, ...) plots fine one panel per value
+                    raise TlkitError(
+                        f"metric {metric!r} is not a scalar per run (dims {da.dims}); give "
+                        f"its {spread[0]!r} dimension a panel each (--col {spread[0]}) or "
+                        "select one value"
+                    )
+                hues = list(da[hue].values) if hue is not None and hue in da.dims else [None]
+                for hue_value in hues:
+                    line_da = da.sel({hue: hue_value}) if hue_value is not None else da
+                    _draw_lines(ax, line_da, x, hue_value, other, colors)
+                if x == dims.N_TRAIN:
+                    ax.set_xscale("log", base=2)
+                if metric.endswith(_LOG_SUFFIXES):
+                    ax.set_yscale("log")
+                ax.set_xlabel(x)
+                ax.set_ylabel(metric)
+                long_name = str(ds[metric].attrs.get("long_name", ""))
+                panel_title = textwrap.fill(long_name, 48) if long_name else metric
+                if col is not None:
+                    panel_title = f"{panel_title}\n{col} = {col_value}"
+                ax.set_title(panel_title, fontsize=9)
+                ax.grid(True, alpha=0.3)
+                if ax.get_legend_handles_labels()[0]:
+                    ax.legend(title=hue, fontsize="small")
+    except BaseException:
+        # a metric refused half-way must not leave its figure in pyplot's registry
+        plt.close(fig)
+        raise
     fig.suptitle(_with_statistic(title, ds), fontsize=10)
     fig.tight_layout()
     return fig
