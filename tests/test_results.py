@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import inspect
 import json
 
 import numpy as np
@@ -8,6 +9,7 @@ import tlkit
 import xarray as xr
 from fakes import fake_config
 from tlkit import results
+from tlkit.config import ComponentConfig
 from tlkit.errors import TlkitError
 from tlkit.types import ProbeOutput
 
@@ -221,3 +223,23 @@ def test_table_names_an_index_or_columns_that_is_not_a_dimension(host):
     # an axis selected away is still fine: the table has one axis less
     table = run.isel(arch=0).tlkit.table(["mse_mse"])
     assert list(table.columns) == ["mse_mse"]
+
+
+def test_each_probe_variable_records_the_parameters_it_was_computed_with(host, tmp_path):
+    from fakes import make_mse_probe
+
+    run = tlkit.train(fake_config(), host=host)
+    default = json.loads(run.results["mse_mse"].attrs["probe_params"])
+    # the factory's own default, read from its signature (not from tlkit)
+    assert default == {"kind": inspect.signature(make_mse_probe).parameters["kind"].default}
+
+    plain = tlkit.analyze(run, [ComponentConfig("mse", {"kind": "plain"})], host=host)
+    assert json.loads(plain["mse_mse"].attrs["probe_params"]) == {"kind": "plain"}
+    back = results.open_results(results.save_dataset(plain, tmp_path / "plain.nc"))
+    assert back["mse_mse"].attrs["probe_params"] == plain["mse_mse"].attrs["probe_params"]
+
+    other = tlkit.train(fake_config(seed=1), host=host).results
+    same = results.combine([run.results, other])
+    assert same["mse_mse"].attrs["probe_params"] == run.results["mse_mse"].attrs["probe_params"]
+    mixed = results.combine([run.results, back.assign_coords(seed=[1])])
+    assert mixed["mse_mse"].attrs["probe_params"] == results.PROBE_PARAMS_DIFFER

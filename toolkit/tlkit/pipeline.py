@@ -581,12 +581,21 @@ def build_probes(
     Raises:
         ConfigError: an unknown probe (listing the available ones) or a bad parameter.
     """
+    return [(name, probe) for name, probe, _ in _build_probes(probe_configs, host)]
+
+
+def _build_probes(
+    probe_configs: Sequence[ComponentConfig], host: PluginHost
+) -> list[tuple[str, Any, dict[str, Any]]]:
+    """``(name, probe, parameters)``: the parameters with the factory's defaults filled
+    in, as the results record them (``probe_params``)."""
     registry = host.ensure_registered()
     built = []
     for pc in probe_configs:
         comp = registry.get("probe", pc.name)
         params = resolve_parameters(comp.factory, pc.params, _label("probe", pc.name))
-        built.append((pc.name, _call_factory(comp.factory, _label("probe", pc.name), **params)))
+        probe = _call_factory(comp.factory, _label("probe", pc.name), **params)
+        built.append((pc.name, probe, jsonable(params)))
     return built
 
 
@@ -625,7 +634,8 @@ def analyze(
             "no probes to run: the run names none and no installed plugin has a default "
             "probe; name one with --probe (see 'tlkit plugins')"
         )
-    built = build_probes(probe_configs, host)
+    built_with_params = _build_probes(probe_configs, host)
+    built = [(name, probe) for name, probe, _ in built_with_params]
     out_path = (
         Path(out)
         if out is not None
@@ -671,6 +681,7 @@ def analyze(
         outputs,
         skipped=skipped,
         versions=checkpoint.environment_versions(host.distribution_versions()),
+        probe_params={name: params for name, _, params in built_with_params},
     )
     if out_path is not None and write:
         if out is None and out_path.is_file():

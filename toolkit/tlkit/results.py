@@ -72,12 +72,21 @@ def run_coords(run: Run) -> dict[str, Any]:
     }
 
 
+#: variable attribute: the JSON parameters of the probe that computed the variable
+PROBE_PARAMS = "probe_params"
+
+#: what a combined variable's ``probe_params`` says when its datasets do not all record
+#: the same parameters
+PROBE_PARAMS_DIFFER = "not the same in every combined dataset"
+
+
 def label_run(
     run: Run,
     outputs: Mapping[str, Mapping[str, ProbeOutput]],
     *,
     skipped: Mapping[str, str] | None = None,
     versions: Mapping[str, str] | None = None,
+    probe_params: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> xr.Dataset:
     """Build the labelled dataset of one run.
 
@@ -86,6 +95,9 @@ def label_run(
         outputs: ``{probe name: {quantity: ProbeOutput}}``.
         skipped: probes that did not apply or failed, with the reason.
         versions: distribution versions to record.
+        probe_params: each probe's parameters (defaults included), recorded on its
+            variables as the JSON attribute ``probe_params``: a run analyzed again with
+            other parameters says which ones each variable came from.
 
     Returns:
         A dataset following the tlkit results schema.
@@ -100,6 +112,8 @@ def label_run(
                 # of it (a trainer may report failure and leave finite weights) must not
                 # enter a sweep's medians
                 da = xr.full_like(da, np.nan, dtype=np.float64)
+            if probe_params is not None and probe in probe_params:
+                da.attrs[PROBE_PARAMS] = json.dumps(probe_params[probe], sort_keys=True)
             variables[variable_name(probe, quantity)] = da
     # Curves are named after the trainer: two trainers may report a curve of the same
     # name over different axes (layer-wise: step_size x ridge; joint: step), and runs
@@ -285,7 +299,14 @@ def combine(datasets: Sequence[xr.Dataset | str | Path]) -> xr.Dataset:
                     np.zeros(shape, bool),
                     dict(da.attrs),
                 )
-            dim_names, data, filled, _ = arrays[name]
+            dim_names, data, filled, kept_attrs = arrays[name]
+            # the first dataset's attributes describe the variable; its probe's
+            # parameters must not, where another dataset computed it with others
+            if (
+                PROBE_PARAMS in kept_attrs
+                and da.attrs.get(PROBE_PARAMS) != kept_attrs[PROBE_PARAMS]
+            ):
+                kept_attrs[PROBE_PARAMS] = PROBE_PARAMS_DIFFER
             if set(map(str, da.dims)) != set(dim_names):
                 raise TlkitError(
                     f"cannot combine variable {name!r}: dims {tuple(map(str, da.dims))} in one "
