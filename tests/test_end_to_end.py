@@ -121,6 +121,9 @@ def test_skipped_probes_and_short_vectors_read_well(tmp_path):
         tmp_path / "two",
     )
     assert "feature                          skipped: " in two.stdout
+    # a one-layer network's per-layer number still names its layer
+    line = next(l for l in two.stdout.splitlines() if "ridge_probe_r2" in l)
+    assert line.split()[1] == "layer=h1:", line
     assert "Warning" not in two.stderr and ".py:" not in two.stderr, two.stderr
     # per-layer numbers of a three-layer run are printed, not pointed at
     three = tlkit("analyze", tmp_path / "two", "--probe", "test")

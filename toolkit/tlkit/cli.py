@@ -191,8 +191,13 @@ def _format_value(value: Any) -> str:
 def _print_results(ds: Any) -> None:
     """Print the scalar metrics of a single-run dataset, one per line."""
     skipped = json.loads(ds.attrs.get("skipped_probes", "{}"))
+    from tlkit.dims import PROBE_DIMS
+
     for name in ds.tlkit.metrics():
-        da = ds[name].squeeze(drop=True)
+        da = ds[name]
+        # a run's own coordinates go; a probe's axis stays even with one value, so a
+        # two-layer network's per-layer number still says which layer (layer=h1)
+        da = da.squeeze([d for d in da.dims if da.sizes[d] == 1 and d not in PROBE_DIMS], drop=True)
         if da.ndim == 0:
             text = _format_value(da.item())
         elif da.ndim == 1 and da.size <= 8 and da.dims[0] in da.coords:
