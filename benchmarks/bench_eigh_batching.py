@@ -16,22 +16,15 @@ from __future__ import annotations
 
 import argparse
 import os
-import time
+import sys
+from pathlib import Path
 
 import jax
 import jax.numpy as jnp
 from jax.lax.linalg import EighImplementation
 
-
-def best_time(fn, repeats: int = 5) -> float:
-    """Best of ``repeats`` wall times of ``fn()`` (blocking), after one warm-up call."""
-    jax.block_until_ready(fn())
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        jax.block_until_ready(fn())
-        best = min(best, time.perf_counter() - start)
-    return best
+sys.path.insert(0, str(Path(__file__).parent))
+from bench_layerwise_phases import best_time  # noqa: E402
 
 
 def main() -> None:

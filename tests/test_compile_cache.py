@@ -56,6 +56,21 @@ def _probe(env_extra: dict[str, str]) -> dict:
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
+def _console(args: list, env_extra: dict[str, str], cwd) -> subprocess.CompletedProcess:
+    """The installed ``tlkit`` script in a fresh process (the variable is read at import)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("JAX_", "TLKIT_"))}
+    env.update(env_extra)
+    code = "import sys; from _tlkit_console import main; sys.exit(main())"
+    return subprocess.run(
+        [sys.executable, "-c", code, *map(str, args)],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
 @pytest.fixture
 def invoke(host):
     group = TlkitGroup("tlkit")
@@ -272,17 +287,7 @@ def test_reproduce_refuses_a_cache_inside_its_directory(tmp_path, host, restore_
 def test_a_bad_environment_variable_is_one_line_from_the_console_script(tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("JAX_", "TLKIT_"))}
-    env[ENV_VAR] = str(blocker)
-    # what the installed `tlkit` script does
-    code = "import sys; from _tlkit_console import main; sys.exit(main())"
-    result = subprocess.run(
-        [sys.executable, "-c", code, "--version"],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    result = _console(["--version"], {ENV_VAR: str(blocker)}, tmp_path)
     assert result.returncode == 0, result.stderr
     assert result.stderr.splitlines() == [
         f"warning: TLKIT_COMPILE_CACHE: cannot create directory {blocker}: {blocker} is a "
@@ -297,21 +302,6 @@ def test_a_cache_under_someone_elses_manifest_json_is_allowed(tmp_path):
     (project / "manifest.json").write_text('{"name": "my web app"}')
     (project / "sweep.json").write_text("[1, 2]")
     check_cache_location(project / ".cache" / "xla", out=tmp_path / "out")
-
-
-def _console(args: list, env_extra: dict[str, str], cwd) -> subprocess.CompletedProcess:
-    """The installed ``tlkit`` script in a fresh process (the variable is read at import)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("JAX_", "TLKIT_"))}
-    env.update(env_extra)
-    code = "import sys; from _tlkit_console import main; sys.exit(main())"
-    return subprocess.run(
-        [sys.executable, "-c", code, *map(str, args)],
-        env=env,
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
 
 
 _TRAIN = [
