@@ -190,9 +190,9 @@ def _format_value(value: Any) -> str:
 
 def _print_results(ds: Any) -> None:
     """Print the scalar metrics of a single-run dataset, one per line."""
-    skipped = json.loads(ds.attrs.get("skipped_probes", "{}"))
     from tlkit.dims import PROBE_DIMS
 
+    skipped = json.loads(ds.attrs.get("skipped_probes", "{}"))
     for name in ds.tlkit.metrics():
         da = ds[name]
         # a run's own coordinates go; a probe's axis stays even with one value, so a
