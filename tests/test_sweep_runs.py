@@ -260,3 +260,18 @@ def test_cli_analyze_options_for_sweeps_are_refused_for_a_run(invoke, host, tmp_
     assert result.output.strip().startswith(
         "error: --executor, --workers, --scheduler and --plugin apply to sweep directories"
     )
+
+
+def test_a_sweep_with_only_some_seeds_runs_saved_says_so(host, tmp_path):
+    import shutil
+
+    out = tmp_path / "sw"
+    tlkit.sweep(SPEC, out, host=host, progress="none", save_runs=True)
+    for cell in expand_cells(SweepSpec.load(SPEC)):
+        shutil.rmtree(run_paths(out, cell)[1])  # seed 1's run of every cell is gone
+    with pytest.raises(TlkitError) as err:
+        analyze_sweep(out, host=host, progress="none")
+    assert str(err.value).startswith(
+        f"{out} holds no cell with every seed's run saved (4 of 4 cells have only some); "
+        "rerun the sweep with --save-runs"
+    )

@@ -189,10 +189,11 @@ def analyze_sweep(
             cells analyzed before it kept for the next call.
     """
     from tlkit.atomic import ensure_writable_dir
+    from tlkit.checkpoint import MANIFEST
     from tlkit.executors import HostSpec, check_executor_options
     from tlkit.pipeline import ELSEWHERE, build_probes, check_replaceable_results
     from tlkit.results import combine, merge_probe_results, open_results, save_dataset
-    from tlkit.sweeps import CELLS, RESULTS_FILE, SPEC_FILE, runs_saved
+    from tlkit.sweeps import CELLS, RESULTS_FILE, SPEC_FILE, run_paths, runs_saved
 
     if progress not in ("bar", "log", "none"):
         raise ConfigError(f"progress must be one of bar, log, none, got {progress!r}")
@@ -202,8 +203,16 @@ def analyze_sweep(
     cells = recorded_cells(root)
     with_runs = [c for c in cells if runs_saved(root, c)]
     if not with_runs:
+        # a cell counts only with every seed's run (its results are one grid point);
+        # say so where some seeds' runs are there, e.g. after an interrupted sweep
+        partial = sum(1 for c in cells if any((p / MANIFEST).is_file() for p in run_paths(root, c)))
+        what = (
+            f"no cell with every seed's run saved ({partial} of {len(cells)} cells have only some)"
+            if partial
+            else "no saved runs"
+        )
         raise TlkitError(
-            f"{root} holds no saved runs; rerun the sweep with --save-runs (it trains only "
+            f"{root} holds {what}; rerun the sweep with --save-runs (it trains only "
             "the cells whose runs are missing)"
         )
     host = host or get_host()
