@@ -364,3 +364,32 @@ def test_bare_keys_reach_the_trainer_and_a_named_probe(invoke, tmp_path):
     manifest = json.loads((tmp_path / "r" / "manifest.json").read_text())
     assert manifest["config"]["trainer"]["params"]["ridge"] == 0.5
     assert manifest["config"]["probes"] == [{"name": "mse", "params": {"kind": "plain"}}]
+
+
+def test_printout_of_a_one_layer_matrix_keeps_its_values(capsys):
+    """A two-layer network's CKA matrix is 1 x 1 (layer x layer_other): the printout
+    names both layers and gives the number, as it does for a per-layer vector."""
+    import numpy as np
+    import xarray as xr
+    from tlkit.cli import _print_results
+
+    layers = {"layer": ["h1"], "layer_other": ["h1"]}
+    ds = xr.Dataset(
+        {
+            "cka_linear": (("layer", "layer_other"), np.array([[0.75]])),
+            "cka_null": (
+                ("layer", "layer_other", "quantile"),
+                np.array([[[0.1, 0.2, 0.3]]]),
+            ),
+            "r2": (("n_train", "layer"), np.array([[0.5]])),
+        },
+        coords={**layers, "quantile": [0.05, 0.5, 0.95], "n_train": [64]},
+    )
+    _print_results(ds)
+    printed = capsys.readouterr().out.splitlines()
+    lines = {line.split()[0]: line.split(None, 1)[1] for line in printed}
+    assert lines["cka_linear"] == "layer=h1, layer_other=h1: 0.75"
+    assert lines["cka_null"] == (
+        "layer=h1, layer_other=h1: quantile=0.05: 0.1, quantile=0.5: 0.2, quantile=0.95: 0.3"
+    )
+    assert lines["r2"] == "layer=h1: 0.5"

@@ -198,12 +198,20 @@ def _print_results(ds: Any) -> None:
         # a run's own coordinates go; a probe's axis stays even with one value, so a
         # two-layer network's per-layer number still says which layer (layer=h1)
         da = da.squeeze([d for d in da.dims if da.sizes[d] == 1 and d not in PROBE_DIMS], drop=True)
+        # probe axes of one value each (a two-layer network's layer x layer_other) are
+        # named in front of what remains, which then prints as a number or a vector
+        prefix = ""
+        if da.ndim > 1:
+            ones = [d for d in da.dims if da.sizes[d] == 1 and d in da.coords]
+            if ones:
+                prefix = ", ".join(f"{d}={da[d].values.tolist()[0]}" for d in ones) + ": "
+                da = da.squeeze(ones, drop=True)
         if da.ndim == 0:
-            text = _format_value(da.item())
+            text = prefix + _format_value(da.item())
         elif da.ndim == 1 and da.size <= 8 and da.dims[0] in da.coords:
             # short vectors (per layer, per degree) read better than a pointer to the file
             dim = str(da.dims[0])
-            text = ", ".join(
+            text = prefix + ", ".join(
                 f"{dim}={label}: {_format_value(value)}"
                 for label, value in zip(da[dim].values.tolist(), da.values.tolist(), strict=True)
             )
