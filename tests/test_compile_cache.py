@@ -322,6 +322,18 @@ def test_an_environment_cache_inside_the_output_is_refused_before_anything_is_wr
     assert not out.exists()
 
 
+def test_an_environment_cache_with_spaces_around_it_is_checked_as_used(tmp_path):
+    """A value such as ``"DIR "`` (a stray space in a shell script) names ``DIR``, both
+    for the cache and for the check: it is refused inside the output, as ``DIR`` is."""
+    out = tmp_path / "run"
+    result = _console([*_TRAIN, "--out", out], {ENV_VAR: f" {out / 'xla'} "}, tmp_path)
+    assert result.returncode == 2, result.stderr
+    assert "is inside the output directory" in result.stderr
+    assert not out.exists()
+    probe = _probe({ENV_VAR: f"{tmp_path / 'cache'}  "})
+    assert probe["dir"] == str(tmp_path / "cache")
+
+
 def test_an_environment_cache_inside_a_run_is_refused_by_analyze(tmp_path):
     run = tmp_path / "run"
     cache = tmp_path / "cache"

@@ -59,7 +59,8 @@ if os.environ.get("TLKIT_COMPILE_CACHE", "").strip():
 
     try:
         # created by JAX at the first compile: a command may still refuse the location
-        _enable_compile_cache(os.environ["TLKIT_COMPILE_CACHE"], create=False)
+        # (check_env_cache_location, which reads the value stripped, as here)
+        _enable_compile_cache(os.environ["TLKIT_COMPILE_CACHE"].strip(), create=False)
     except TlkitError as _exc:  # an import must not fail over a cache: run without it
         warnings.warn(f"TLKIT_COMPILE_CACHE: {_exc}; running without the cache", stacklevel=2)
 
