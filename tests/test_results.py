@@ -243,3 +243,11 @@ def test_each_probe_variable_records_the_parameters_it_was_computed_with(host, t
     assert same["mse_mse"].attrs["probe_params"] == run.results["mse_mse"].attrs["probe_params"]
     mixed = results.combine([run.results, back.assign_coords(seed=[1])])
     assert mixed["mse_mse"].attrs["probe_params"] == results.PROBE_PARAMS_DIFFER
+    # a dataset that records none (an older file) makes it unknown, in either order
+    older = other.copy()
+    del older["mse_mse"].attrs["probe_params"]
+    for pair in ([run.results, older], [older, run.results]):
+        assert results.combine(pair)["mse_mse"].attrs["probe_params"] == (
+            results.PROBE_PARAMS_DIFFER
+        )
+    assert "probe_params" not in results.combine([older])["mse_mse"].attrs

@@ -299,14 +299,7 @@ def combine(datasets: Sequence[xr.Dataset | str | Path]) -> xr.Dataset:
                     np.zeros(shape, bool),
                     dict(da.attrs),
                 )
-            dim_names, data, filled, kept_attrs = arrays[name]
-            # the first dataset's attributes describe the variable; its probe's
-            # parameters must not, where another dataset computed it with others
-            if (
-                PROBE_PARAMS in kept_attrs
-                and da.attrs.get(PROBE_PARAMS) != kept_attrs[PROBE_PARAMS]
-            ):
-                kept_attrs[PROBE_PARAMS] = PROBE_PARAMS_DIFFER
+            dim_names, data, filled, _ = arrays[name]
             if set(map(str, da.dims)) != set(dim_names):
                 raise TlkitError(
                     f"cannot combine variable {name!r}: dims {tuple(map(str, da.dims))} in one "
@@ -337,6 +330,12 @@ def combine(datasets: Sequence[xr.Dataset | str | Path]) -> xr.Dataset:
     for name, (dim_names, data, filled, attrs) in arrays.items():
         if first_dtype[name].kind in "iub" and filled.all():
             data = data.astype(first_dtype[name])
+        # the first dataset's attributes describe the variable; its probe's parameters
+        # must not, unless every dataset holding the variable records the same ones
+        recorded = {ds[name].attrs.get(PROBE_PARAMS) for ds in loaded if name in ds.data_vars}
+        attrs.pop(PROBE_PARAMS, None)
+        if recorded != {None}:
+            attrs[PROBE_PARAMS] = recorded.pop() if len(recorded) == 1 else PROBE_PARAMS_DIFFER
         variables[name] = xr.Variable(dim_names, data, attrs)
     used = {d for dim_names, *_ in arrays.values() for d in dim_names}
     coords = {
