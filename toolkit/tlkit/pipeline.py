@@ -382,6 +382,19 @@ def manifest_for(run: Run, host: PluginHost) -> dict[str, Any]:
 #: the hint when a run's or a sweep's own directory cannot take its results
 ELSEWHERE = "write the results elsewhere with --out FILE (Python: out=...)"
 
+
+def ensure_results_dir(directory: Path, out_given: bool) -> None:
+    """:func:`ensure_writable_dir` for a results file; where the file goes to the run's
+    or sweep's own directory (no ``--out``), the error says how to write it elsewhere
+    (a shared, read-only run or sweep can still be analyzed)."""
+    try:
+        ensure_writable_dir(directory)
+    except TlkitError as exc:
+        if out_given:
+            raise
+        raise TlkitError(f"{exc}; {ELSEWHERE}") from None
+
+
 #: the first bytes of the files a results file may replace (netCDF-4/HDF5, netCDF-3)
 _RESULTS_MAGIC = (b"\x89HDF\r\n\x1a\n", b"CDF\x01", b"CDF\x02")
 
@@ -642,13 +655,7 @@ def analyze(
         else (run.path / checkpoint.RESULTS if (write and run.path is not None) else None)
     )
     if out_path is not None and write:
-        try:
-            ensure_writable_dir(out_path.parent)
-        except TlkitError as exc:
-            if out is not None:
-                raise
-            # a shared, read-only run directory can still be analyzed: say how
-            raise TlkitError(f"{exc}; {ELSEWHERE}") from None
+        ensure_results_dir(out_path.parent, out_given=out is not None)
         check_replaceable_results(out_path, run)
     outputs: dict[str, Mapping[str, ProbeOutput]] = {}
     skipped: dict[str, str] = {}

@@ -81,15 +81,7 @@ def plot_metrics(
             label = str(value) if value is not None else metric
             ax.plot(xs, med, marker="o", label=label, color=color)
             ax.fill_between(xs, lo, hi, alpha=0.2, color=color)
-        if x == dims.N_TRAIN:
-            ax.set_xscale("log", base=2)
-        if metric.endswith(_LOG_SUFFIXES):
-            ax.set_yscale("log")
-        ax.set_xlabel(x)
-        ax.set_ylabel(metric)
-        long_name = str(ds[metric].attrs.get("long_name", ""))
-        ax.set_title(textwrap.fill(long_name, 48) if long_name else metric, fontsize=9)
-        ax.grid(True, alpha=0.3)
+        _style_panel(ax, ds, metric, x)
         if len(hues) > 1 or hues[0] is not None:
             ax.legend(title=hue)
     fig.suptitle(_with_statistic(title, ds), fontsize=10)
@@ -168,18 +160,7 @@ def plot_grid(
                 for hue_value in hues:
                     line_da = da.sel({hue: hue_value}) if hue_value is not None else da
                     _draw_lines(ax, line_da, x, hue_value, other, colors)
-                if x == dims.N_TRAIN:
-                    ax.set_xscale("log", base=2)
-                if metric.endswith(_LOG_SUFFIXES):
-                    ax.set_yscale("log")
-                ax.set_xlabel(x)
-                ax.set_ylabel(metric)
-                long_name = str(ds[metric].attrs.get("long_name", ""))
-                panel_title = textwrap.fill(long_name, 48) if long_name else metric
-                if col is not None:
-                    panel_title = f"{panel_title}\n{col} = {col_value}"
-                ax.set_title(panel_title, fontsize=9)
-                ax.grid(True, alpha=0.3)
+                _style_panel(ax, ds, metric, x, f"\n{col} = {col_value}" if col else "")
                 if ax.get_legend_handles_labels()[0]:
                     ax.legend(title=hue, fontsize="small")
     except BaseException:
@@ -189,6 +170,20 @@ def plot_grid(
     fig.suptitle(_with_statistic(title, ds), fontsize=10)
     fig.tight_layout()
     return fig
+
+
+def _style_panel(ax: Any, ds: xr.Dataset, metric: str, x: str, title_suffix: str = "") -> None:
+    """Axes scales, labels, the metric's long name as title, and a light grid."""
+    if x == dims.N_TRAIN:
+        ax.set_xscale("log", base=2)
+    if metric.endswith(_LOG_SUFFIXES):
+        ax.set_yscale("log")
+    ax.set_xlabel(x)
+    ax.set_ylabel(metric)
+    long_name = str(ds[metric].attrs.get("long_name", ""))
+    title = textwrap.fill(long_name, 48) if long_name else metric
+    ax.set_title(title + title_suffix, fontsize=9)
+    ax.grid(True, alpha=0.3)
 
 
 def _with_statistic(title: str | None, ds: xr.Dataset) -> str:

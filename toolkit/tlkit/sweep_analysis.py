@@ -191,7 +191,12 @@ def analyze_sweep(
     from tlkit.atomic import ensure_writable_dir
     from tlkit.checkpoint import MANIFEST
     from tlkit.executors import HostSpec, check_executor_options
-    from tlkit.pipeline import ELSEWHERE, build_probes, check_replaceable_results
+    from tlkit.pipeline import (
+        ELSEWHERE,
+        build_probes,
+        check_replaceable_results,
+        ensure_results_dir,
+    )
     from tlkit.results import combine, merge_probe_results, open_results, save_dataset
     from tlkit.sweeps import CELLS, RESULTS_FILE, SPEC_FILE, run_paths, runs_saved
 
@@ -229,12 +234,7 @@ def analyze_sweep(
     target = path.resolve()
     if target in owned or any(d == target or d in target.parents for d in owned_dirs):
         raise TlkitError(f"{path} belongs to the sweep (it rewrites it); choose another --out")
-    try:
-        ensure_writable_dir(path.parent)
-    except TlkitError as exc:
-        if out is not None:
-            raise
-        raise TlkitError(f"{exc}; {ELSEWHERE}") from None
+    ensure_results_dir(path.parent, out_given=out is not None)
     check_replaceable_results(path, sweep_config=json.dumps(spec.to_dict(), sort_keys=True))
     cell_dir = root / ANALYSIS_CELLS / _probes_key(chosen)
     try:
